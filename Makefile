@@ -1,0 +1,57 @@
+# Kiln: `make run` serves on http://127.0.0.1:8080; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test test-sqlite test-postgres lint format bench lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) scripts/make_venv.py $(VENV)
+	@if command -v uv >/dev/null 2>&1; then \
+		uv pip install --quiet --python $(BIN)/python -r requirements.lock && \
+		uv pip install --quiet --python $(BIN)/python --no-deps -e . ; \
+	else \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock && \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . ; \
+	fi
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/kiln serve
+
+test: $(STAMP)
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+
+# The same suite on PostgreSQL when KILN_TEST_DATABASE_URL is set (`.ci/run` sets it).
+test-postgres: $(STAMP)
+	@if [ -n "$$KILN_TEST_DATABASE_URL" ]; then \
+		KILN_DATABASE_URL="$$KILN_TEST_DATABASE_URL" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q; \
+	else \
+		echo "test-postgres: skipped (KILN_TEST_DATABASE_URL is not set)"; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+	$(BIN)/lint-imports
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lock: $(STAMP)
+	@(echo "# Pinned dependencies (runtime + development). Regenerate: make lock"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^kiln') > requirements.lock
+
+clean:
+	rm -rf $(VENV) data

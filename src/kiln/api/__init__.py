@@ -1,0 +1,1 @@
+"""Entry points over HTTP: GitLab-compatible REST API."""

@@ -1,0 +1,5 @@
+"""API v4: members (being written)."""
+
+from ninja import Router
+
+router = Router(tags=["members"])

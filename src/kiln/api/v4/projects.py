@@ -1,0 +1,5 @@
+"""API v4: projects (being written)."""
+
+from ninja import Router
+
+router = Router(tags=["projects"])

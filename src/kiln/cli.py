@@ -1,0 +1,216 @@
+"""`kiln`: serve, web, worker, migrate, check, token, user.
+
+`kiln serve` is the one-command start: it migrates, seeds the administrator on the first start
+only, then runs the web server and the background worker as child processes supervised as one
+unit: if either dies, both stop; one Ctrl-C (or SIGTERM) stops both cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kiln.settings")
+    import django
+
+    django.setup()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1 if args.verbose else 0)
+    return 0
+
+
+def seed(*, out: Any = sys.stdout) -> None:
+    """Seed root and its token on the first start; print what was generated, once."""
+    from kiln.accounts.services import seed_root
+    from kiln.core.access import AccessLevel  # noqa: F401  (django is set up here)
+
+    password = os.environ.get("KILN_ROOT_PASSWORD") or ""
+    token = os.environ.get("KILN_ROOT_TOKEN") or ""
+    generated_password = not password
+    generated_token = not token
+    password = password or secrets.token_urlsafe(15)
+    token = token or "glpat-" + secrets.token_urlsafe(20)
+    if seed_root(password=password, token_value=token):
+        print("Created the administrator 'root' (id 1).", file=out)
+        if generated_password:
+            print(f"  root password: {password}", file=out)
+        if generated_token:
+            print(f"  root personal access token (api, sudo): {token}", file=out)
+        if generated_password or generated_token:
+            print("  These are shown only now; keep them somewhere safe.", file=out)
+        out.flush()
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from kiln.ops.server import run_web
+
+    return run_web()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _setup_django()
+    from django.core.management import call_command
+
+    call_command("db_worker", interval=args.interval, verbosity=0)
+    return 0
+
+
+def _terminate(children: list[subprocess.Popen[bytes]], deadline: float = 10.0) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    end = time.monotonic() + deadline
+    for child in children:
+        try:
+            child.wait(timeout=max(end - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    cmd_migrate(args)
+    seed()
+    from django.conf import settings
+
+    print(f"Kiln is serving on http://{settings.LISTEN} (Ctrl-C stops it)", flush=True)
+    exe = [sys.executable, "-m", "kiln.cli"]
+    children = [
+        subprocess.Popen([*exe, "web"]),
+        subprocess.Popen([*exe, "worker"]),
+    ]
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    status = 0
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                print(f"kiln: a child process exited ({child.returncode}); stopping", flush=True)
+                stopping = True
+                status = 1
+        time.sleep(0.2)
+    _terminate(children)
+    print("Kiln stopped.", flush=True)
+    return status
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from kiln.ops.check import run_checks
+
+    return run_checks(repair=args.repair)
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    _setup_django()
+    from kiln.accounts.models import User
+    from kiln.accounts.services import create_personal_access_token_unchecked
+    from kiln.core.errors import KilnError
+
+    user = User.objects.filter(username__iexact=args.user).first()
+    if user is None:
+        print(f"kiln: no user named {args.user!r}", file=sys.stderr)
+        return 2
+    expires = dt.date.fromisoformat(args.expires) if args.expires else None
+    try:
+        _, value = create_personal_access_token_unchecked(
+            user=user,
+            name=args.name,
+            scopes=[s.strip() for s in args.scopes.split(",") if s.strip()],
+            expires_at=expires,
+        )
+    except KilnError as exc:
+        print(f"kiln: {exc.message}", file=sys.stderr)
+        return 2
+    print(value)
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    _setup_django()
+    from kiln.accounts.services import create_user_unchecked
+    from kiln.core.errors import KilnError
+
+    password = args.password or os.environ.get("KILN_NEW_USER_PASSWORD")
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        user = create_user_unchecked(
+            username=args.username,
+            name=args.name or args.username,
+            email=args.email,
+            password=password,
+            is_admin=args.admin,
+        )
+    except KilnError as exc:
+        print(f"kiln: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"Created user {user.username} (id {user.pk}).")
+    if generated:
+        print(f"  password: {password}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiln", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="migrate, seed, and run web server and worker together")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_serve)
+    sub.add_parser("web", help="run the web server only").set_defaults(func=cmd_web)
+    p = sub.add_parser("worker", help="run the background worker only")
+    p.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_migrate)
+    p = sub.add_parser("check", help="check configuration, database and storage")
+    p.add_argument("--repair", action="store_true", help="reconcile the database with git")
+    p.set_defaults(func=cmd_check)
+    token = sub.add_parser("token", help="personal access tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    p = token.add_parser("create", help="create a token and print it")
+    p.add_argument("--user", required=True)
+    p.add_argument("--scopes", required=True, help="comma-separated, e.g. api,read_repository")
+    p.add_argument("--expires", help="YYYY-MM-DD")
+    p.add_argument("--name", default="cli")
+    p.set_defaults(func=cmd_token_create)
+    user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
+    p = user.add_parser("create", help="create a user")
+    p.add_argument("--username", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--name")
+    p.add_argument("--password", help="else KILN_NEW_USER_PASSWORD, else generated and printed")
+    p.add_argument("--admin", action="store_true")
+    p.set_defaults(func=cmd_user_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

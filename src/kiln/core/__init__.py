@@ -1,0 +1,1 @@
+"""The shared kernel: errors, access levels, visibility, pagination, policies, URLs, clock."""

@@ -1,0 +1,1 @@
+"""Namespaces: each user's personal namespace, groups and subgroups, and group memberships."""

@@ -1,0 +1,1 @@
+"""Operations: request context and logs, health checks, metrics, rate limits."""

@@ -1,0 +1,1 @@
+"""Projects: visibility, settings, topics, stars, memberships and sharing with groups."""

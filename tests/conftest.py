@@ -1,0 +1,87 @@
+"""Shared fixtures: a live Kiln server, seeded administrator, python-gitlab clients.
+
+The database is SQLite by default; with KILN_DATABASE_URL pointing at PostgreSQL (as
+`make test` does from KILN_TEST_DATABASE_URL) the same tests run there.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+_DATA = tempfile.mkdtemp(prefix="kiln-test-")
+os.environ.setdefault("KILN_TESTING", "1")
+os.environ.setdefault("KILN_DATA_DIR", _DATA)
+os.environ.setdefault("KILN_SECRET_KEY", "test-secret-key-not-for-production")
+
+import gitlab  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.support.server import LiveServer  # noqa: E402
+
+ROOT_PASSWORD = "root-password-1"
+ROOT_TOKEN = "glpat-test-root-token-000000"
+
+
+@pytest.fixture(scope="session")
+def kiln_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveServer]:
+    with django_db_blocker.unblock():
+        server = LiveServer()
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def seeded(transactional_db: None) -> None:
+    from kiln.accounts.services import seed_root
+
+    seed_root(password=ROOT_PASSWORD, token_value=ROOT_TOKEN)
+
+
+@pytest.fixture
+def server_url(kiln_server: LiveServer, seeded: None) -> str:
+    return kiln_server.url
+
+
+def client(url: str, token: str | None = None) -> gitlab.Gitlab:
+    return gitlab.Gitlab(url, private_token=token, retry_transient_errors=False, timeout=30)
+
+
+@pytest.fixture
+def gl(server_url: str) -> gitlab.Gitlab:
+    """python-gitlab as root (admin, api+sudo)."""
+    return client(server_url, ROOT_TOKEN)
+
+
+@pytest.fixture
+def anon_gl(server_url: str) -> gitlab.Gitlab:
+    return client(server_url)
+
+
+@pytest.fixture
+def make_user(server_url: str) -> Callable[..., tuple[Any, gitlab.Gitlab]]:
+    """Create a user with a token; returns (user model, python-gitlab client as that user)."""
+    from kiln.accounts.services import (
+        create_personal_access_token_unchecked,
+        create_user_unchecked,
+    )
+
+    def make(
+        username: str, *, scopes: tuple[str, ...] = ("api",), **fields: Any
+    ) -> tuple[Any, gitlab.Gitlab]:
+        user = create_user_unchecked(
+            username=username,
+            name=fields.pop("name", username.title()),
+            email=fields.pop("email", f"{username}@example.com"),
+            password=fields.pop("password", "password-123"),
+            **fields,
+        )
+        _, token = create_personal_access_token_unchecked(user=user, name="t", scopes=scopes)
+        return user, client(server_url, token)
+
+    return make
