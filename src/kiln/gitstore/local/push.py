@@ -1,0 +1,126 @@
+"""Looking at a push while git's pre-receive hook holds it, and at what a push added.
+
+During pre-receive the pushed objects live in a quarantine directory git created inside the
+repository (`objects/tmp_objdir-incoming-*`); the hook hands its directories over and only
+those exact places are accepted, so a hook's word can never point git at another directory.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from kiln.gitstore.errors import GitCommandError, InvalidArgument
+from kiln.gitstore.local.convert import as_commit, to_commit
+from kiln.gitstore.local.core import LocalCore
+from kiln.gitstore.refs import ZERO_OID, validate_oid, validate_ref_name
+from kiln.gitstore.types import Commit, PushInspection
+
+__all__ = ["PushOps"]
+
+_QUARANTINE_PREFIX = "tmp_objdir-incoming-"
+
+
+def _inside(path: str, root: Path) -> Path:
+    resolved = Path(os.path.realpath(path))
+    if resolved != root and root not in resolved.parents:
+        raise InvalidArgument("The quarantine directory is not inside the repository.")
+    return resolved
+
+
+def quarantine_env(git_dir: Path, git_env: Mapping[str, str]) -> dict[str, str]:
+    """The hook's object directories, each checked to lie inside this repository."""
+    objects = Path(os.path.realpath(git_dir / "objects"))
+    env: dict[str, str] = {}
+    if directory := git_env.get("GIT_OBJECT_DIRECTORY"):
+        resolved = _inside(directory, objects)
+        if not resolved.name.startswith(_QUARANTINE_PREFIX) or resolved.parent != objects:
+            raise InvalidArgument("The object directory is not a push quarantine.")
+        env["GIT_OBJECT_DIRECTORY"] = str(resolved)
+    if alternates := git_env.get("GIT_ALTERNATE_OBJECT_DIRECTORIES"):
+        checked = [str(_inside(p, objects)) for p in alternates.split(os.pathsep) if p]
+        env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = os.pathsep.join(checked)
+    if quarantine := git_env.get("GIT_QUARANTINE_PATH"):
+        env["GIT_QUARANTINE_PATH"] = str(_inside(quarantine, objects))
+    return env
+
+
+class PushOps(LocalCore):
+    def _run_env(
+        self, git_dir: Path, args: Sequence[str], env: Mapping[str, str], stdin: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            self.git.argv(git_dir, args),
+            input=stdin,
+            capture_output=True,
+            env={**self.git.env, **env},
+            timeout=self.git.timeout,
+            check=False,
+        )
+
+    def inspect_push(
+        self,
+        *,
+        relative_path: str,
+        changes: Sequence[tuple[str, str, str]],
+        git_env: Mapping[str, str] | None = None,
+    ) -> PushInspection:
+        git_dir = self._git_dir(relative_path)
+        env = quarantine_env(git_dir, git_env or {})
+        forced: list[str] = []
+        for old, new, ref in changes:
+            validate_ref_name(ref)
+            old = validate_oid(old, allow_zero=True)
+            new = validate_oid(new, allow_zero=True)
+            if ZERO_OID in (old, new):
+                continue
+            result = self._run_env(
+                git_dir, ["merge-base", "--is-ancestor", "--end-of-options", old, new], env
+            )
+            if result.returncode == 1:
+                forced.append(ref)
+            elif result.returncode != 0:
+                raise GitCommandError(
+                    "git failed",
+                    command=["merge-base"],
+                    stderr=result.stderr.decode(errors="replace"),
+                )
+        return PushInspection(forced_refs=tuple(forced))
+
+    def new_commits(
+        self, *, relative_path: str, new: str, old: str | None, limit: int = 20
+    ) -> tuple[int, tuple[Commit, ...]]:
+        """How many commits a push added to a ref, and the newest `limit` of them.
+
+        For an update: `old..new`. For a new ref: what no other branch or tag had already.
+        """
+        validate_oid(new)
+        git_dir = self._git_dir(relative_path)
+        exclusions: list[str] = []
+        if old is not None:
+            validate_oid(old)
+            exclusions = [old]
+        else:
+            with self._open(relative_path) as repo:
+                for name in repo.references:
+                    if not name.startswith(("refs/heads/", "refs/tags/")):
+                        continue
+                    target = repo.references[name].resolve().peel(None).id
+                    if str(target) != new:
+                        exclusions.append(str(target))
+        spec = "\n".join([new, *(f"^{oid}" for oid in exclusions)]).encode() + b"\n"
+        count = self.git.run(git_dir, ["rev-list", "--count", "--stdin"], stdin=spec)
+        total = int(count.stdout.decode().strip() or 0)
+        listed = self.git.run(
+            git_dir, ["rev-list", f"--max-count={int(limit)}", "--stdin"], stdin=spec
+        )
+        ids = listed.stdout.decode().split()
+        commits: list[Commit] = []
+        with self._open(relative_path) as repo:
+            for oid in ids:
+                commit = as_commit(repo.get(oid))
+                if commit is not None:
+                    commits.append(to_commit(commit))
+        return total, tuple(commits)
