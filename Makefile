@@ -34,12 +34,12 @@ test: $(STAMP) node_modules/.installed
 	$(MAKE) --no-print-directory test-postgres
 
 test-sqlite: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q
 
 # The same suite on PostgreSQL when KILN_TEST_DATABASE_URL is set (`.ci/run` sets it).
 test-postgres: $(STAMP)
 	@if [ -n "$$KILN_TEST_DATABASE_URL" ]; then \
-		KILN_DATABASE_URL="$$KILN_TEST_DATABASE_URL" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q; \
+		KILN_DATABASE_URL="$$KILN_TEST_DATABASE_URL" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q; \
 	else \
 		echo "test-postgres: skipped (KILN_TEST_DATABASE_URL is not set)"; \
 	fi

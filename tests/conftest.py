@@ -1,25 +1,20 @@
 """Shared fixtures: a live Kiln server, seeded administrator, python-gitlab clients.
 
 The database is SQLite by default; with KILN_DATABASE_URL pointing at PostgreSQL (as
-`make test` does from KILN_TEST_DATABASE_URL) the same tests run there.
+`make test` does from KILN_TEST_DATABASE_URL) the same tests run there. Each test process has
+its own data directory (see kiln.test_settings).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
-_DATA = tempfile.mkdtemp(prefix="kiln-test-")
-os.environ.setdefault("KILN_TESTING", "1")
-os.environ.setdefault("KILN_DATA_DIR", _DATA)
-os.environ.setdefault("KILN_SECRET_KEY", "test-secret-key-not-for-production")
+import gitlab
+import pytest
 
-import gitlab  # noqa: E402
-import pytest  # noqa: E402
-
-from tests.support.server import LiveServer  # noqa: E402
+from tests.support.processes import KilnProcess, database_url, free_port
+from tests.support.server import LiveServer
 
 ROOT_PASSWORD = "root-password-1"
 ROOT_TOKEN = "glpat-test-root-token-000000"
@@ -34,6 +29,43 @@ def kiln_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveS
             yield server
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def kiln_processes(
+    django_db_setup: None, django_db_blocker: Any
+) -> Iterator[dict[str, KilnProcess]]:
+    """`kiln web` (gunicorn) and `kiln ssh` themselves, on the test database."""
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        data_dir, db_url = Path(settings.DATA_DIR), database_url(connection.settings_dict)
+        web_port, ssh_port = free_port(), free_port()
+        processes = {
+            name: KilnProcess(name, data_dir, db_url, web_port=web_port, ssh_port=ssh_port)
+            for name in ("web", "ssh")
+        }
+        try:
+            for process in processes.values():
+                process.wait_ready()
+            yield processes
+        finally:
+            for process in processes.values():
+                process.stop()
+
+
+@pytest.fixture
+def git_url(kiln_processes: dict[str, KilnProcess], seeded: None) -> str:
+    """Base URL of the real server, with the database seeded for this test."""
+    return kiln_processes["web"].url
+
+
+@pytest.fixture
+def ssh_port(kiln_processes: dict[str, KilnProcess], seeded: None) -> int:
+    return kiln_processes["ssh"].port
 
 
 @pytest.fixture

@@ -1,13 +1,15 @@
 """`kiln`: serve, web, worker, migrate, check, token, user.
 
 `kiln serve` is the one-command start: it migrates, seeds the administrator on the first start
-only, then runs the web server and the background worker as child processes supervised as one
-unit: if either dies, both stop; one Ctrl-C (or SIGTERM) stops both cleanly.
+only, then runs the web server, the background worker and (unless KILN_SSH_LISTEN is empty)
+the SSH server as child processes supervised as one unit: if one dies, all stop; one Ctrl-C
+(or SIGTERM) stops all cleanly.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import secrets
@@ -16,35 +18,44 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kiln.settings")
+    # SQLite cannot create its file in a directory that does not exist yet (settings create
+    # it only when they generate the secret key, i.e. not with KILN_SECRET_KEY set).
+    Path(os.environ.get("KILN_DATA_DIR", "./data")).mkdir(parents=True, exist_ok=True)
     import django
 
     django.setup()
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
+def cmd_migrate(args: argparse.Namespace, *, skip_checks: bool = False) -> int:
     _setup_django()
     from django.core.management import call_command
 
-    call_command("migrate", interactive=False, verbosity=1 if args.verbose else 0)
+    call_command(
+        "migrate",
+        interactive=False,
+        verbosity=1 if args.verbose else 0,
+        skip_checks=skip_checks,
+    )
     return 0
 
 
 def seed(*, out: Any = sys.stdout) -> None:
     """Seed root and its token on the first start; print what was generated, once."""
+    from kiln.accounts import tokens
     from kiln.accounts.services import seed_root
-    from kiln.core.access import AccessLevel  # noqa: F401  (django is set up here)
 
     password = os.environ.get("KILN_ROOT_PASSWORD") or ""
     token = os.environ.get("KILN_ROOT_TOKEN") or ""
     generated_password = not password
     generated_token = not token
     password = password or secrets.token_urlsafe(15)
-    token = token or "glpat-" + secrets.token_urlsafe(20)
+    token = token or tokens.generate()
     if seed_root(password=password, token_value=token):
         print("Created the administrator 'root' (id 1).", file=out)
         if generated_password:
@@ -66,11 +77,34 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _setup_django()
     from django.core.management import call_command
 
+    from kiln.core import appsettings
+    from kiln.ops import shared
+
+    # Settings changed through the web processes reach the worker's cache at once.
+    appsettings.use_change_signal(shared.host_store())
+
     call_command("db_worker", interval=args.interval, verbosity=0)
     return 0
 
 
-def _terminate(children: list[subprocess.Popen[bytes]], deadline: float = 10.0) -> None:
+def _child_setup() -> None:
+    """In each child of `kiln serve`, before exec: own process group, die with the parent.
+
+    Its own group keeps a terminal's Ctrl-C (sent to the whole foreground group) away from the
+    children, so the supervisor alone decides the order of shutdown. PR_SET_PDEATHSIG makes
+    the kernel send SIGTERM to the child if the supervisor dies without cleaning up (kill -9).
+    """
+    os.setpgid(0, 0)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
+def _terminate(children: list[subprocess.Popen[bytes]], deadline: float = 15.0) -> None:
+    """SIGTERM every child still running (each stops gracefully), then wait; kill stragglers."""
     for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
@@ -79,37 +113,52 @@ def _terminate(children: list[subprocess.Popen[bytes]], deadline: float = 10.0) 
         try:
             child.wait(timeout=max(end - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
-            child.kill()
+            print(f"kiln: child {child.pid} did not stop in time; killing it", flush=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
             child.wait()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    cmd_migrate(args)
+    # The system checks load every URL route; the web server does that once anyway.
+    cmd_migrate(args, skip_checks=True)
     seed()
     from django.conf import settings
 
-    print(f"Kiln is serving on http://{settings.LISTEN} (Ctrl-C stops it)", flush=True)
-    exe = [sys.executable, "-m", "kiln.cli"]
-    children = [
-        subprocess.Popen([*exe, "web"]),
-        subprocess.Popen([*exe, "worker"]),
-    ]
-    stopping = False
+    stop_requested = False
 
     def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        nonlocal stop_requested
+        stop_requested = True
 
+    # Installed before the children start, so a signal in between is not lost.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    exe = [sys.executable, "-m", "kiln.cli"]
+    roles = {"web": [*exe, "web"], "worker": [*exe, "worker"]}
+    if settings.SSH_LISTEN:  # empty KILN_SSH_LISTEN: no SSH server
+        roles["ssh"] = [*exe, "ssh"]
+    children: list[subprocess.Popen[bytes]] = []
+    names: dict[int, str] = {}
+    for role, argv in roles.items():
+        child = subprocess.Popen(argv, preexec_fn=_child_setup)
+        children.append(child)
+        names[child.pid] = role
+    print(f"Kiln is serving on http://{settings.LISTEN} (Ctrl-C stops it)", flush=True)
     status = 0
-    while not stopping:
+    while not stop_requested:
         for child in children:
             if child.poll() is not None:
-                print(f"kiln: a child process exited ({child.returncode}); stopping", flush=True)
-                stopping = True
+                print(
+                    f"kiln: the {names[child.pid]} process exited ({child.returncode}); "
+                    "stopping everything",
+                    flush=True,
+                )
+                stop_requested = True
                 status = 1
-        time.sleep(0.2)
+                break
+        else:
+            time.sleep(0.2)
     _terminate(children)
     print("Kiln stopped.", flush=True)
     return status
@@ -174,7 +223,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiln", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("serve", help="migrate, seed, and run web server and worker together")
+    p = sub.add_parser("serve", help="migrate, seed, and run web, worker and SSH servers together")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_serve)
     sub.add_parser("web", help="run the web server only").set_defaults(func=cmd_web)
@@ -204,10 +253,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="else KILN_NEW_USER_PASSWORD, else generated and printed")
     p.add_argument("--admin", action="store_true")
     p.set_defaults(func=cmd_user_create)
+    _add_ssh_commands(sub)
     return parser
 
 
+def _add_ssh_commands(sub: Any) -> None:
+    """`kiln ssh`, and the OpenSSH integration: `kiln authorized-keys`, `kiln shell`."""
+    from kiln.gitssh import commands
+
+    sub.add_parser("ssh", help="run the SSH server only").set_defaults(
+        func=lambda args: commands.run_ssh_server()
+    )
+    p = sub.add_parser("authorized-keys", help="for OpenSSH's AuthorizedKeysCommand (%%t %%k)")
+    p.add_argument("key_type")
+    p.add_argument("key")
+    p.set_defaults(func=lambda args: commands.print_authorized_keys(args.key_type, args.key))
+    p = sub.add_parser("shell", help="OpenSSH forced command: kiln shell key-<id>")
+    p.add_argument("key_id")
+    p.set_defaults(func=lambda args: commands.run_forced_command(args.key_id))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["runner"]:
+        # `kiln runner ...` talks HTTP only and never sets up the server (kiln.runner.cli).
+        from kiln.runner.cli import main as runner_main
+
+        return runner_main(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

@@ -12,6 +12,8 @@ urlpatterns = [
     path("-/health", ops.health),
     path("-/readiness", ops.readiness),
     path("-/liveness", ops.liveness),
+    path("-/noop", ops.noop),
     path("-/metrics", ops.metrics),
+    path("", include("kiln.githttp.urls")),
     path("", include("kiln.web.urls")),
 ]

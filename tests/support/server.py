@@ -11,6 +11,9 @@ from django.db import connections
 
 
 class RawURIHandler(WSGIRequestHandler):
+    # TCP_NODELAY: keep-alive clients (python-gitlab's session) otherwise wait ~40 ms a request.
+    disable_nagle_algorithm = True
+
     def get_environ(self) -> dict[str, Any]:
         environ = super().get_environ()
         environ["RAW_URI"] = self.path

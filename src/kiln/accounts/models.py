@@ -40,15 +40,29 @@ class User(AbstractBaseUser):
     job_title = models.CharField(max_length=255, blank=True, default="")
     website_url = models.CharField(max_length=255, blank=True, default="")
     pronouns = models.CharField(max_length=50, blank=True, default="")
+    linkedin = models.CharField(max_length=255, blank=True, default="")
+    twitter = models.CharField(max_length=255, blank=True, default="")
+    discord = models.CharField(max_length=255, blank=True, default="")
+    github = models.CharField(max_length=255, blank=True, default="")
+    # Blank: the primary email is used for commits (GitLab's `commit_email_or_default`).
+    commit_email = models.CharField(max_length=255, blank=True, default="")
+    preferred_language = models.CharField(max_length=32, default="en")
     note = models.TextField(blank=True, default="")
     theme_id = models.PositiveSmallIntegerField(default=1)
     color_scheme_id = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # The administrator who created the account (null for seeded or self-registered users).
+    created_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     confirmed_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     current_sign_in_at = models.DateTimeField(null=True, blank=True)
     last_sign_in_at = models.DateTimeField(null=True, blank=True)
     last_activity_on = models.DateField(null=True, blank=True)
+    sign_in_count = models.PositiveIntegerField(default=0)
+    current_sign_in_ip = models.GenericIPAddressField(null=True, blank=True)
+    last_sign_in_ip = models.GenericIPAddressField(null=True, blank=True)
     # Sign-in lockout, as GitLab: after N failed attempts the account is locked for a while.
     failed_attempts = models.PositiveIntegerField(default=0)
     locked_at = models.DateTimeField(null=True, blank=True)
@@ -70,6 +84,20 @@ class User(AbstractBaseUser):
     @property
     def is_active(self) -> bool:  # type: ignore[override]
         return self.state == UserState.ACTIVE
+
+    @property
+    def is_blocked(self) -> bool:
+        """GitLab's `blocked?`: blocked by an admin or waiting for approval."""
+        return self.state in (UserState.BLOCKED, UserState.BLOCKED_PENDING_APPROVAL)
+
+    @property
+    def access_locked(self) -> bool:
+        """Locked after too many failed sign-ins, and the lock has not run out yet."""
+        if self.locked_at is None:
+            return False
+        from kiln.core.appsettings import current
+
+        return timezone.now() - self.locked_at < current().effective_unlock_period
 
     @property
     def is_staff(self) -> bool:

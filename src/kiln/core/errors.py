@@ -96,6 +96,13 @@ class Forbidden(KilnError):
         super().__init__(f"403 Forbidden - {message}" if message else "403 Forbidden")
 
 
+class PlainForbidden(Forbidden):
+    """A 403 whose message GitLab sends verbatim (`render_api_error!(message, 403)`)."""
+
+    def __init__(self, message: str) -> None:
+        KilnError.__init__(self, message)
+
+
 class NotFound(KilnError):
     """`{"message": "404 Project Not Found"}`. Also the answer for what the actor may not see."""
 

@@ -52,6 +52,13 @@ class Namespace(models.Model):
     subgroup_creation_level = models.CharField(max_length=32, default="maintainer")
     emails_enabled = models.BooleanField(default=True)
     default_branch = models.CharField(max_length=255, blank=True, default="")
+    # Group settings GitLab's API reads and writes; Kiln stores them for clients that round-trip.
+    two_factor_grace_period = models.PositiveIntegerField(default=48)
+    auto_devops_enabled = models.BooleanField(null=True, blank=True, default=None)
+    default_branch_protection = models.PositiveSmallIntegerField(default=2)
+    shared_runners_setting = models.CharField(max_length=64, default="enabled")
+    # Only administrators may set it (GitLab's `update_max_artifacts_size`).
+    max_artifacts_size = models.PositiveIntegerField(null=True, blank=True, default=None)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

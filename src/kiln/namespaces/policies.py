@@ -1,4 +1,9 @@
-"""Who may do what to a group (GitLab's group permissions table, the subset Kiln has)."""
+"""Who may do what to a group (GitLab's group permissions table, the subset Kiln has).
+
+Reading follows visibility (public: anyone; internal: signed-in users who are not external;
+private: members, members of something inside, admins). Everything else needs a level in the
+group, inherited from ancestors. Admins may do everything a policy allows an Owner to do.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,9 @@ from kiln.core.actor import Actor
 from kiln.namespaces.access import group_access_level
 from kiln.namespaces.models import Namespace
 
-# action -> minimum access level in the group
+# action -> minimum effective access level in the group
 _LEVELS: dict[str, int] = {
-    "read_group_member": AccessLevel.GUEST,
-    "create_projects": AccessLevel.DEVELOPER,
-    "create_subgroup": AccessLevel.MAINTAINER,
+    "read_namespace_via_membership": AccessLevel.GUEST,
     "admin_group": AccessLevel.OWNER,
     "admin_group_member": AccessLevel.OWNER,
     "change_visibility_level": AccessLevel.OWNER,
@@ -20,11 +23,17 @@ _LEVELS: dict[str, int] = {
     "transfer_group": AccessLevel.OWNER,
 }
 
-_CREATION_LEVELS = {
+# GitLab's `project_creation_level` / `subgroup_creation_level` values.
+PROJECT_CREATION_LEVELS: dict[str, int | None] = {
     "noone": None,
     "owner": AccessLevel.OWNER,
     "maintainer": AccessLevel.MAINTAINER,
     "developer": AccessLevel.DEVELOPER,
+    "administrator": None,
+}
+SUBGROUP_CREATION_LEVELS: dict[str, int] = {
+    "owner": AccessLevel.OWNER,
+    "maintainer": AccessLevel.MAINTAINER,
 }
 
 
@@ -48,30 +57,45 @@ def can_read_group(actor: Actor, group: Namespace) -> bool:
     return has_membership_below(actor, group)
 
 
+def can_create_group(actor: Actor) -> bool:
+    """Creating a top-level group: `can_create_group` users who are not external, and admins."""
+    user = actor.user
+    if user is None:
+        return False
+    return actor.is_admin or (bool(user.can_create_group) and not user.external)
+
+
+def _personal_rule(actor: Actor, action: str, namespace: Namespace) -> bool:
+    # A personal namespace: its owner (and admins) manage it; anyone may see it exists.
+    if action == "read_group":
+        return True
+    return actor.is_admin or (actor.user is not None and namespace.owner_id == actor.user.pk)
+
+
 def group_rule(actor: Actor, action: str, group: Namespace) -> bool:
     if not group.is_group:
-        # A personal namespace: its owner (and admins) manage it.
-        owner = actor.user is not None and group.owner_id == actor.user.pk
-        if action == "read_group":
-            return True
-        return owner or actor.is_admin
+        return _personal_rule(actor, action, group)
     if action == "read_group":
         return can_read_group(actor, group)
     if actor.user is None or not can_read_group(actor, group):
         return False
+    level = AccessLevel.OWNER if actor.is_admin else group_access_level(actor, group)
+    if action == "read_group_member":
+        # GitLab: anyone who can read a group may read its members, unless it is private and
+        # they have no access to it (seeing a private group through a project inside is not
+        # enough).
+        return group.visibility_level != Visibility.PRIVATE or level >= AccessLevel.GUEST
     if action == "create_projects":
-        required = _CREATION_LEVELS.get(group.project_creation_level, AccessLevel.DEVELOPER)
         if actor.is_admin:
             return True
-        return required is not None and group_access_level(actor, group) >= required
+        required = PROJECT_CREATION_LEVELS.get(group.project_creation_level, AccessLevel.DEVELOPER)
+        return required is not None and level >= required
     if action == "create_subgroup":
-        required = _CREATION_LEVELS.get(group.subgroup_creation_level, AccessLevel.MAINTAINER)
-        if actor.is_admin:
-            return True
-        return required is not None and group_access_level(actor, group) >= required
+        required = SUBGROUP_CREATION_LEVELS.get(group.subgroup_creation_level, AccessLevel.OWNER)
+        return level >= required
     if action not in _LEVELS:
         raise LookupError(f"unknown group action {action!r}")
-    return actor.is_admin or group_access_level(actor, group) >= _LEVELS[action]
+    return level >= _LEVELS[action]
 
 
 policy.register(Namespace, group_rule)

@@ -13,9 +13,18 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 
 
 class RequestContextFilter(logging.Filter):
+    """Adds `correlation_id`: the current request's id, or that of the request logged about.
+
+    Django logs a failed response (`django.request`) after the middleware has returned, when
+    the context variable is reset; the request it passes along still carries the id.
+    """
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "correlation_id", None):
-            record.correlation_id = request_id.get()
+            rid = request_id.get()
+            if not rid:
+                rid = getattr(getattr(record, "request", None), "request_id", "")
+            record.correlation_id = rid
         return True
 
 
@@ -26,9 +35,11 @@ class JsonFormatter(logging.Formatter):
             "severity": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
+            # `request` is Django's request object (its id and path are logged already).
+            if key not in _STANDARD and not key.startswith("_") and key != "request":
                 entry[key] = value if isinstance(value, str | int | float | bool) else str(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

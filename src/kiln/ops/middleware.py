@@ -1,4 +1,9 @@
-"""Request middleware: correlation ids and access logs, and the raw request path for the API."""
+"""Request middleware: correlation ids, access logs and metrics; the raw request path for the API.
+
+Anything a view raises that nothing else handled is logged here with the request id and
+answered `{"message": "500 Internal Server Error"}`: never a stack trace to the client. (The
+API's own handler in kiln.api.v4.api answers the same for errors inside the API.)
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,17 @@ import uuid
 from collections.abc import Callable
 from urllib.parse import quote
 
-from django.http import HttpRequest, HttpResponseBase
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
 
 from kiln.ops import metrics
 from kiln.ops.context import request_id
+from kiln.ops.network import client_ip
 
 log = logging.getLogger("kiln.request")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._\-]{1,128}\Z")
+
+_DJANGO_ANSWERS = (Http404, PermissionDenied, SuspiciousOperation, BadRequest)
 
 Handler = Callable[[HttpRequest], HttpResponseBase]
 
@@ -49,12 +58,26 @@ class RequestContextMiddleware:
                     "status": response.status_code,
                     "duration_s": round(elapsed, 6),
                     "db_queries": queries.count,
-                    "remote_ip": request.META.get("REMOTE_ADDR", ""),
+                    "remote_ip": client_ip(request),
                 },
             )
             return response
         finally:
             request_id.reset(token)
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
+        if isinstance(exception, _DJANGO_ANSWERS):
+            return None  # Django answers these itself (404, 403, 400)
+        log.error(
+            "unhandled error",
+            exc_info=exception,
+            extra={"method": request.method, "path": request.path},
+        )
+        response = JsonResponse({"message": "500 Internal Server Error"}, status=500)
+        response._has_been_logged = True  # type: ignore[attr-defined]  # once is enough
+        return response
 
 
 class RawPathMiddleware:

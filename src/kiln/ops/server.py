@@ -7,6 +7,7 @@ request path as RAW_URI, and it streams chunked request bodies and responses.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -29,10 +30,24 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return application
 
 
+def _child_exit(server: Any, worker: Any) -> None:
+    # A dead worker's live gauges must not be summed any more (its counters stay: they count
+    # what it served).
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
 def run_web() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kiln.settings")
     from django.conf import settings
 
+    # Each worker process writes its samples to files here and /-/metrics sums them. The
+    # variable must be set before prometheus_client is first imported in a worker (it picks
+    # its storage at import): the app is loaded only after the fork, so this is early enough,
+    # and nothing imported so far pulls prometheus_client in.
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("prometheus_client was imported before its multiprocess directory")
     metrics_dir = settings.DATA_DIR / "metrics"
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in metrics_dir.glob("*.db"):
@@ -50,6 +65,7 @@ def run_web() -> int:
         "errorlog": "-",
         "loglevel": "warning",
         "proc_name": "kiln-web",
+        "child_exit": _child_exit,
         # Trusting X-Forwarded-* only from loopback by default (a local reverse proxy).
         "forwarded_allow_ips": os.environ.get("KILN_TRUSTED_PROXIES", "127.0.0.1,::1"),
     }

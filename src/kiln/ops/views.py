@@ -1,8 +1,7 @@
-"""Health endpoints: `/-/health`, `/-/readiness`, `/-/liveness`, and `/-/metrics`."""
+"""Health endpoints: `/-/health`, `/-/readiness`, `/-/liveness`; `/-/metrics`; `/-/noop`."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import time
 
@@ -10,6 +9,9 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+from kiln.ops.health import QueueCollector
+from kiln.ops.network import address_in, client_ip, parse_networks
 
 
 def health(request: HttpRequest) -> HttpResponse:
@@ -20,12 +22,17 @@ def liveness(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def noop(request: HttpRequest) -> HttpResponse:
+    """A route that does no work: the yardstick `bench/api.py` measures the API against."""
+    return HttpResponse(b"{}", content_type="application/json")
+
+
 def _check_database() -> dict[str, str]:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (a probe reports a failure, it does not raise)
         return {"status": "failed", "message": type(exc).__name__}
     return {"status": "ok"}
 
@@ -65,23 +72,26 @@ def readiness(request: HttpRequest) -> JsonResponse:
 
 
 def _allowed(request: HttpRequest) -> bool:
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(net) for net in settings.METRICS_ALLOWED_IPS)
+    networks = parse_networks(tuple(settings.METRICS_ALLOWED_IPS))
+    return address_in(client_ip(request), networks)
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus' text format, to the addresses in KILN_METRICS_ALLOWED_IPS only (else 404).
+
+    With several server processes (PROMETHEUS_MULTIPROC_DIR set by `kiln web`), every
+    process's samples are summed from their files; the queue is measured now.
+    """
     if not _allowed(request):
         return HttpResponse("Not Found", status=404, content_type="text/plain")
-    registry: CollectorRegistry = REGISTRY
+    queue = CollectorRegistry()
+    queue.register(QueueCollector())
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    from kiln.ops.health import collect_queue_metrics
-
-    collect_queue_metrics()
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(registry)
+    else:
+        body = generate_latest(REGISTRY)
+    return HttpResponse(body + generate_latest(queue), content_type=CONTENT_TYPE_LATEST)

@@ -6,4 +6,6 @@ class ProjectsConfig(AppConfig):
     label = "projects"
 
     def ready(self) -> None:
-        from kiln.projects import policies  # noqa: F401  (registers the rules)
+        # Importing registers the policy rules and the namespace hooks (project deletion with
+        # its namespace, path claims, visibility limits, counts).
+        from kiln.projects import policies, services  # noqa: F401

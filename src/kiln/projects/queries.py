@@ -1,6 +1,13 @@
-"""Reads of projects, already restricted to what the actor may see."""
+"""Reads of projects, already restricted to what the actor may see.
+
+`visible_projects_q` is the one visibility rule every list, count and lookup uses; the list
+functions add GitLab's filters (`ProjectFilters`, as ProjectsFinder reads them) and order.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
@@ -12,10 +19,18 @@ from kiln.core.policy import authorize
 from kiln.namespaces.access import active_membership_q, member_group_traversals, subtree_q
 from kiln.namespaces.models import Namespace
 from kiln.namespaces.queries import find_namespace, register_membership_source
-from kiln.projects.models import Project, ProjectGroupLink, ProjectMember
+from kiln.projects.models import Project, ProjectGroupLink, ProjectMember, Star
+
+# order_by values GitLab accepts on project lists; the statistics ones are for admins only.
+ORDER_BY = ("id", "name", "path", "created_at", "updated_at", "last_activity_at", "similarity",
+            "star_count")  # fmt: skip
+STATISTICS_ORDER_BY = ("storage_size", "repository_size", "wiki_size", "packages_size")
+# Terms shorter than this match exactly, as GitLab's fuzzy search does.
+MIN_CHARS_FOR_PARTIAL_MATCHING = 3
 
 
-def _member_project_ids(actor: Actor, min_level: int = AccessLevel.GUEST) -> list[int]:
+def _member_project_ids(actor: Actor, min_level: int) -> list[int]:
+    """Projects reached through a direct membership or a share, at `min_level` or more."""
     if actor.user is None:
         return []
     key = ("member_projects", min_level)
@@ -23,17 +38,22 @@ def _member_project_ids(actor: Actor, min_level: int = AccessLevel.GUEST) -> lis
         direct = ProjectMember.objects.filter(
             active_membership_q(), user_id=actor.user.pk, access_level__gte=min_level
         ).values_list("project_id", flat=True)
-        shared = (
-            ProjectGroupLink.objects.filter(active_membership_q(), group_access__gte=min_level)
-            .filter(group__in=Namespace.objects.filter(subtree_q(member_group_traversals(actor))))
-            .values_list("project_id", flat=True)
-        )
-        actor.memo[key] = sorted(set(direct) | set(shared))
+        ids = set(direct)
+        # A share gives min(share level, level in the shared group): both must reach min_level.
+        traversals = member_group_traversals(actor, min_level)
+        if traversals:
+            shared = ProjectGroupLink.objects.filter(
+                active_membership_q(),
+                subtree_q(traversals, field="group__traversal_ids"),
+                group_access__gte=min_level,
+            ).values_list("project_id", flat=True)
+            ids |= set(shared)
+        actor.memo[key] = sorted(ids)
     return list(actor.memo[key])
 
 
 def _project_namespace_traversals(actor: Actor) -> list[str]:
-    ids = _member_project_ids(actor)
+    ids = _member_project_ids(actor, AccessLevel.GUEST)
     if not ids:
         return []
     return list(
@@ -52,15 +72,9 @@ def member_projects_q(actor: Actor, min_level: int = AccessLevel.GUEST) -> Q:
         return Q(pk__in=[])
     q = Q(pk__in=_member_project_ids(actor, min_level))
     q |= Q(namespace__owner_id=actor.user.pk)
-    # Group memberships below the minimum still pass through subtree; filter by level.
-    from kiln.namespaces.models import GroupMember
-
-    traversals = list(
-        GroupMember.objects.filter(
-            active_membership_q(), user_id=actor.user.pk, access_level__gte=min_level
-        ).values_list("group__traversal_ids", flat=True)
-    )
-    q |= subtree_q(traversals, field="namespace__traversal_ids")
+    traversals = member_group_traversals(actor, min_level)
+    if traversals:
+        q |= subtree_q(traversals, field="namespace__traversal_ids")
     return q
 
 
@@ -73,18 +87,184 @@ def visible_projects_q(actor: Actor) -> Q:
     return q | member_projects_q(actor)
 
 
-def list_projects_for(actor: Actor) -> QuerySet[Project]:
-    return Project.objects.filter(visible_projects_q(actor)).select_related("namespace")
+@dataclass
+class ProjectFilters:
+    """GitLab's project list filters (ProjectsFinder params), already parsed."""
+
+    archived: bool | None = None
+    visibility: Visibility | None = None
+    search: str | None = None
+    search_namespaces: bool = False
+    owned: bool = False
+    membership: bool = False
+    starred: bool = False
+    min_access_level: int | None = None
+    topics: list[str] = field(default_factory=list)
+    topic_id: int | None = None
+    id_after: int | None = None
+    id_before: int | None = None
+    last_activity_after: dt.datetime | None = None
+    last_activity_before: dt.datetime | None = None
+    updated_after: dt.datetime | None = None
+    updated_before: dt.datetime | None = None
+    with_issues_enabled: bool = False
+    with_merge_requests_enabled: bool = False
+    order_by: str = "created_at"
+    sort: str = "desc"
+
+
+def _fuzzy_q(term: str, fields: tuple[str, ...]) -> Q:
+    """GitLab's fuzzy search: one of `fields` contains every word of 3+ characters; a query
+    with no such word must equal one of them (case-insensitively)."""
+    words = [w for w in term.split() if len(w) >= MIN_CHARS_FOR_PARTIAL_MATCHING]
+    q = Q(pk__in=[])
+    for name in fields:
+        if not words:
+            q |= Q(**{f"{name}__iexact": term.strip()})
+            continue
+        in_field = Q()
+        for word in words:
+            in_field &= Q(**{f"{name}__icontains": word})
+        q |= in_field
+    return q
+
+
+def _apply_filters(actor: Actor, qs: QuerySet[Project], f: ProjectFilters) -> QuerySet[Project]:
+    if actor.user is None and (f.owned or f.membership or f.starred or f.min_access_level):
+        return qs.none()
+    if f.owned:
+        qs = qs.filter(member_projects_q(actor, AccessLevel.OWNER))
+    if f.membership:
+        qs = qs.filter(member_projects_q(actor))
+    if f.min_access_level is not None and actor.user is not None:
+        qs = qs.filter(member_projects_q(actor, max(f.min_access_level, AccessLevel.GUEST)))
+    if f.starred and actor.user is not None:
+        qs = qs.filter(stars__user_id=actor.user.pk)
+    if f.archived is not None:
+        qs = qs.filter(archived=f.archived)
+    if f.visibility is not None:
+        qs = qs.filter(visibility_level=f.visibility)
+    if f.search:
+        fields: tuple[str, ...] = ("path", "name", "description")
+        if f.search_namespaces:
+            fields += ("namespace__full_path", "namespace__full_name")
+        qs = qs.filter(_fuzzy_q(f.search, fields))
+    for topic in f.topics:
+        qs = qs.filter(topics__name__iexact=topic)
+    if f.topic_id is not None:
+        qs = qs.filter(topics__id=f.topic_id)
+    if f.id_after is not None:
+        qs = qs.filter(pk__gt=f.id_after)
+    if f.id_before is not None:
+        qs = qs.filter(pk__lt=f.id_before)
+    if f.last_activity_after is not None:
+        qs = qs.filter(last_activity_at__gt=f.last_activity_after)
+    if f.last_activity_before is not None:
+        qs = qs.filter(last_activity_at__lt=f.last_activity_before)
+    if f.updated_after is not None:
+        qs = qs.filter(updated_at__gt=f.updated_after)
+    if f.updated_before is not None:
+        qs = qs.filter(updated_at__lt=f.updated_before)
+    if f.with_issues_enabled:
+        qs = qs.exclude(issues_access_level="disabled")
+    if f.with_merge_requests_enabled:
+        qs = qs.exclude(merge_requests_access_level="disabled")
+    if f.topics or f.topic_id is not None:
+        qs = qs.distinct()
+    return _ordered(actor, qs, f)
+
+
+def _ordered(actor: Actor, qs: QuerySet[Project], f: ProjectFilters) -> QuerySet[Project]:
+    order_by = f.order_by
+    if order_by in STATISTICS_ORDER_BY:
+        # Kiln keeps no repository statistics yet: admins get a stable order, others the
+        # default, as GitLab gives non-admins.
+        order_by = "id" if actor.is_admin else "created_at"
+    elif order_by == "similarity":
+        order_by = "name" if f.search else "created_at"
+    prefix = "" if f.sort == "asc" else "-"
+    if order_by == "id":
+        return qs.order_by(f"{prefix}id")
+    # The id breaks ties in the same direction, as GitLab's tie-breaker does.
+    return qs.order_by(f"{prefix}{order_by}", f"{prefix}id")
+
+
+def _base(actor: Actor) -> QuerySet[Project]:
+    return Project.objects.filter(visible_projects_q(actor)).select_related(
+        "namespace", "namespace__owner"
+    )
+
+
+def list_projects_for(actor: Actor, filters: ProjectFilters | None = None) -> QuerySet[Project]:
+    """`GET /projects`: every project the actor may see, filtered and ordered."""
+    return _apply_filters(actor, _base(actor), filters or ProjectFilters())
+
+
+def list_group_projects_for(
+    actor: Actor,
+    group: Namespace,
+    *,
+    include_subgroups: bool = False,
+    with_shared: bool = True,
+    filters: ProjectFilters | None = None,
+) -> QuerySet[Project]:
+    """`GET /groups/:id/projects`. The caller checked the actor may see `group`."""
+    if include_subgroups:
+        where = subtree_q([group.traversal_ids], field="namespace__traversal_ids")
+    else:
+        where = Q(namespace_id=group.pk)
+    if with_shared:
+        shared = ProjectGroupLink.objects.filter(active_membership_q(), group_id=group.pk)
+        where |= Q(pk__in=shared.values("project_id"))
+    return _apply_filters(actor, _base(actor).filter(where), filters or ProjectFilters())
+
+
+def list_user_projects_for(
+    actor: Actor, user_id: int, filters: ProjectFilters | None = None
+) -> QuerySet[Project]:
+    """`GET /users/:id/projects`: the user's personal projects the actor may see."""
+    qs = _base(actor).filter(namespace__owner_id=user_id, namespace__kind="user")
+    return _apply_filters(actor, qs, filters or ProjectFilters())
+
+
+def list_starred_projects_for(
+    actor: Actor, user_id: int, filters: ProjectFilters | None = None
+) -> QuerySet[Project]:
+    """`GET /users/:id/starred_projects`: what the user starred, as far as the actor may see."""
+    qs = _base(actor).filter(pk__in=Star.objects.filter(user_id=user_id).values("project_id"))
+    return _apply_filters(actor, qs, filters or ProjectFilters())
+
+
+def list_starrers_for(actor: Actor, project: Project, search: str | None = None) -> QuerySet[Star]:
+    """Who starred `project` (the caller checked the actor may see it). Users with a private
+    profile are listed only to themselves and admins, as GitLab's UsersStarProjectsFinder."""
+    qs = Star.objects.filter(project_id=project.pk).select_related("user").order_by("id")
+    if search:
+        qs = qs.filter(Q(user__username__icontains=search) | Q(user__name__icontains=search))
+    if not actor.is_admin:
+        hidden = Q(user__private_profile=True)
+        if actor.user is not None:
+            hidden &= ~Q(user_id=actor.user.pk)
+        qs = qs.exclude(hidden)
+    return qs
+
+
+def starred_project_ids(actor: Actor, project_ids: list[int]) -> set[int]:
+    if actor.user is None or not project_ids:
+        return set()
+    rows = Star.objects.filter(user_id=actor.user.pk, project_id__in=project_ids)
+    return set(rows.values_list("project_id", flat=True))
 
 
 def find_project(ref: str | int) -> Project | None:
     """A project by id or full path (case-insensitive), with no visibility check."""
     text = str(ref)
     qs = Project.objects.select_related("namespace", "namespace__owner")
-    if text.isdigit():
-        return qs.filter(pk=int(text)).first()
+    if text.isdigit() and text.isascii():
+        # Beyond a 64-bit id nothing can match (and the database would refuse the number).
+        return qs.filter(pk=int(text)).first() if len(text) <= 18 else None
     namespace_path, sep, path = text.rpartition("/")
-    if not sep:
+    if not sep or not namespace_path or not path:
         return None
     namespace = find_namespace(namespace_path)
     if namespace is None:
@@ -96,7 +276,7 @@ def get_project_for(actor: Actor, ref: str | int, *, action: str = "read_project
     """The project if the actor may see it (else 404), then checks `action` (also 404).
 
     Callers that must tell a visible-but-forbidden write apart (GitLab answers 403 there) call
-    `kiln.core.policy.can` themselves after this.
+    `kiln.core.policy.can` themselves after this, or use a service that does.
     """
     project = find_project(ref)
     if project is None:

@@ -58,21 +58,56 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     log.error("unhandled error in the API", exc_info=exc)
-    return api.create_response(request, {"message": "500 Internal Server Error"}, status=500)
+    response = api.create_response(request, {"message": "500 Internal Server Error"}, status=500)
+    # Logged once, above: Django must not log it again.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def _register() -> None:
     from kiln.api.v4 import (
         application_settings,
+        branches,
+        ci_lint,
+        ci_runner_protocol,
+        ci_variables,
+        commits,
         groups,
+        hooks,
+        internal,
+        jobs,
         members,
         meta,
         namespaces,
+        pipelines,
         projects,
+        repository,
+        runners_admin,
+        tags,
         users,
     )
 
-    for module in (meta, users, namespaces, groups, projects, members, application_settings):
+    for module in (
+        meta,
+        users,
+        namespaces,
+        groups,
+        projects,
+        members,
+        application_settings,
+        repository,
+        commits,
+        branches,
+        tags,
+        internal,
+        ci_runner_protocol,
+        pipelines,
+        jobs,
+        ci_lint,
+        ci_variables,
+        runners_admin,
+        hooks,
+    ):
         api.add_router("/", module.router)
 
 

@@ -7,6 +7,7 @@ anonymous actor (public things stay readable); a bad credential is 401, never an
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import HttpRequest
@@ -14,6 +15,7 @@ from ninja.security.base import AuthBase
 
 from kiln.accounts.models import User, UserState
 from kiln.accounts.services import authenticate_token
+from kiln.ci.jobtokens import actor_for_job_token
 from kiln.core.actor import Actor
 from kiln.core.errors import Forbidden, KilnError, NotFound, Unauthorized
 
@@ -54,10 +56,13 @@ def _required_scopes(request: HttpRequest) -> list[str]:
         if path.startswith(("/api/v4/user", "/api/v4/users")):
             scopes.append("read_user")
         return scopes
+    if request.path == "/api/v4/user/runners":
+        # A token limited to creating runners may do exactly that (GitLab's create_runner).
+        return ["api", "create_runner"]
     return ["api"]
 
 
-def _check_user_state(user: User) -> None:
+def check_user_state(user: User) -> None:
     if user.state == UserState.BLOCKED or user.state == UserState.BLOCKED_PENDING_APPROVAL:
         raise Forbidden("Your account has been blocked.")
     if user.state == UserState.DEACTIVATED:
@@ -66,21 +71,43 @@ def _check_user_state(user: User) -> None:
         )
 
 
-def _sudo(request: HttpRequest, actor: Actor) -> Actor:
+def apply_sudo(request: HttpRequest, actor: Actor) -> Actor:
     target = request.headers.get("Sudo") or request.GET.get("sudo")
     if not target:
         return actor
-    if not actor.has_scope("sudo") or actor.scopes is None:
-        raise Forbidden("Must be authenticated using an OAuth or Personal Access Token to use sudo")
+    # GitLab's order: admin first, then a token, then its scope.
     if not actor.is_admin:
         raise Forbidden("Must be admin to use sudo")
+    if actor.token is None:
+        raise Forbidden("Must be authenticated using an OAuth or Personal Access Token to use sudo")
+    if not actor.has_scope("sudo"):
+        raise InsufficientScope(["sudo"])
     qs = User.objects.all()
     user = qs.filter(pk=int(target)).first() if target.isdigit() else None
     user = user or qs.filter(username__iexact=target).first()
     if user is None:
         raise NotFound(f"User with ID or username '{target}'")
-    _check_user_state(user)
+    check_user_state(user)
     return Actor(user=user, scopes=actor.scopes, token=actor.token, sudoer=actor.user)
+
+
+# The endpoints GitLab lets a CI job token call (reads of job artifacts, the job itself);
+# anywhere else a JOB-TOKEN is ignored, as GitLab ignores it, so it reaches nothing private.
+_JOB_TOKEN_ROUTES = re.compile(
+    r"/api/v4/(?:job|projects/.+/jobs/(?:\d+/artifacts(?:/.*)?|artifacts/.+/(?:download|raw/.*)))"
+)
+
+
+def _job_token_actor(request: HttpRequest) -> Actor | None:
+    value = request.headers.get("Job-Token") or request.GET.get("job_token")
+    if not value or request.method not in _READ_METHODS:
+        return None
+    if not _JOB_TOKEN_ROUTES.fullmatch(request.path):
+        return None
+    actor = actor_for_job_token(value)
+    if actor is None:
+        raise Unauthorized()
+    return actor
 
 
 def authenticate_request(request: HttpRequest) -> Actor:
@@ -89,14 +116,17 @@ def authenticate_request(request: HttpRequest) -> Actor:
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     value = presented_token(request)
-    if value is not None:
+    job_actor = _job_token_actor(request) if value is None else None
+    if job_actor is not None:
+        actor = job_actor
+    elif value is not None:
         token = authenticate_token(value)
-        _check_user_state(token.user)
+        check_user_state(token.user)
         actor = Actor(user=token.user, scopes=frozenset(token.scopes), token=token)
         required = _required_scopes(request)
         if not actor.has_scope(*required):
             raise InsufficientScope(required)
-        actor = _sudo(request, actor)
+        actor = apply_sudo(request, actor)
     else:
         session_user = getattr(request, "user", None)
         if (
@@ -105,7 +135,8 @@ def authenticate_request(request: HttpRequest) -> Actor:
             and request.method in _READ_METHODS
             and isinstance(session_user, User)
         ):
-            actor = Actor(user=session_user)
+            # The session's user is a lazy proxy; policies dispatch on the real class.
+            actor = Actor(user=getattr(session_user, "_wrapped", session_user))
         else:
             actor = Actor()
     request._kiln_actor = actor  # type: ignore[attr-defined]
@@ -124,6 +155,17 @@ class GitLabAuth(AuthBase):
 
     def __call__(self, request: HttpRequest) -> Actor:
         return authenticate_request(request)
+
+
+class SignedInAuth(GitLabAuth):
+    """For endpoints that need a signed-in caller: 401 before parameters are even validated,
+    as GitLab's `authenticate!` runs before Grape's validations."""
+
+    def __call__(self, request: HttpRequest) -> Actor:
+        return require_user(request)
+
+
+SIGNED_IN = SignedInAuth()
 
 
 def actor_of(request: HttpRequest) -> Actor:

@@ -26,7 +26,8 @@ def paginated(
     present: Callable[[list[Any]], Iterable[T]],
 ) -> list[T]:
     """One page of `queryset`, presented in a batch (so presenting costs O(1) queries)."""
-    url = base_url(request) + request.path
+    # path_info under /api/ is the raw path (RawPathMiddleware): `grp%2Fsub` stays encoded.
+    url = base_url(request) + request.META.get("SCRIPT_NAME", "") + request.path_info
     page = paginate(queryset, url=url, params=request_params(request))
     for name, value in page.headers.items():
         response[name] = value

@@ -92,7 +92,7 @@ class MergedParamsModel(BodyModel):
 
 
 class Params(Body):  # type: ignore[misc]
-    """Use as `payload: Annotated[Schema, Params()]`."""
+    """Use as `payload: Annotated[Schema, Params(...)]`."""
 
     _model = MergedParamsModel
 

@@ -23,8 +23,9 @@ __all__ = ["PushOps"]
 _QUARANTINE_PREFIX = "tmp_objdir-incoming-"
 
 
-def _inside(path: str, root: Path) -> Path:
-    resolved = Path(os.path.realpath(path))
+def _inside(path: str, root: Path, git_dir: Path) -> Path:
+    # git may hand relative paths to the hook; they are relative to the repository.
+    resolved = Path(os.path.realpath(git_dir / path))
     if resolved != root and root not in resolved.parents:
         raise InvalidArgument("The quarantine directory is not inside the repository.")
     return resolved
@@ -35,15 +36,15 @@ def quarantine_env(git_dir: Path, git_env: Mapping[str, str]) -> dict[str, str]:
     objects = Path(os.path.realpath(git_dir / "objects"))
     env: dict[str, str] = {}
     if directory := git_env.get("GIT_OBJECT_DIRECTORY"):
-        resolved = _inside(directory, objects)
+        resolved = _inside(directory, objects, git_dir)
         if not resolved.name.startswith(_QUARANTINE_PREFIX) or resolved.parent != objects:
             raise InvalidArgument("The object directory is not a push quarantine.")
         env["GIT_OBJECT_DIRECTORY"] = str(resolved)
     if alternates := git_env.get("GIT_ALTERNATE_OBJECT_DIRECTORIES"):
-        checked = [str(_inside(p, objects)) for p in alternates.split(os.pathsep) if p]
+        checked = [str(_inside(p, objects, git_dir)) for p in alternates.split(os.pathsep) if p]
         env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = os.pathsep.join(checked)
     if quarantine := git_env.get("GIT_QUARANTINE_PATH"):
-        env["GIT_QUARANTINE_PATH"] = str(_inside(quarantine, objects))
+        env["GIT_QUARANTINE_PATH"] = str(_inside(quarantine, objects, git_dir))
     return env
 
 

@@ -1,0 +1,419 @@
+"""CI/CD tables: pipelines, jobs (GitLab's builds and bridges), runners, artifacts, variables.
+
+Names follow GitLab's (`ci_pipelines`, `ci_builds`, `ci_runners`, ...) so the API presenters
+and the runner protocol map one field to one column. Secrets (runner tokens, job tokens,
+registration tokens) are stored only as SHA-256 digests; the value is shown once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from kiln.ci import statuses
+from kiln.namespaces.models import Namespace
+from kiln.projects.models import Project
+
+ZERO_SHA = "0" * 40
+
+
+class PipelineSource(models.TextChoices):
+    PUSH = "push"
+    WEB = "web"
+    TRIGGER = "trigger"
+    SCHEDULE = "schedule"
+    API = "api"
+    EXTERNAL = "external"
+    PIPELINE = "pipeline"
+    CHAT = "chat"
+    WEBIDE = "webide"
+    MERGE_REQUEST_EVENT = "merge_request_event"
+    EXTERNAL_PULL_REQUEST_EVENT = "external_pull_request_event"
+    PARENT_PIPELINE = "parent_pipeline"
+
+
+class Pipeline(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="ci_pipelines")
+    # Per-project number, as GitLab's `iid`.
+    iid = models.PositiveIntegerField()
+    ref = models.CharField(max_length=1024)
+    tag = models.BooleanField(default=False)
+    sha = models.CharField(max_length=64)
+    before_sha = models.CharField(max_length=64, default=ZERO_SHA)
+    source = models.CharField(max_length=32, choices=PipelineSource.choices)
+    status = models.CharField(max_length=32, choices=statuses.CHOICES, default=statuses.CREATED)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Whether `ref` was a protected branch or tag when the pipeline was created: protected
+    # variables and `ref_protected` runners only serve such pipelines.
+    protected = models.BooleanField(default=False)
+    config_path = models.CharField(max_length=255, default=".gitlab-ci.yml")
+    # GitLab's `yaml_errors` (messages joined by ", ") and `failure_reason` for config errors.
+    yaml_errors = models.TextField(blank=True, default="")
+    failure_reason = models.CharField(max_length=64, blank=True, default="")
+    # `workflow:name`, expanded.
+    name = models.CharField(max_length=255, blank=True, default="")
+    stages = models.JSONField(default=list)
+    warnings = models.JSONField(default=list)
+    # The commit's title, message, author and timestamp, read once at creation for the
+    # CI_COMMIT_* variables (so handing out a job never reads git).
+    commit_info = models.JSONField(default=dict)
+    coverage = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    committed_at = models.DateTimeField(null=True, blank=True)
+    duration = models.PositiveIntegerField(null=True, blank=True)
+    queued_duration = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["project", "iid"], name="ci_pipeline_project_iid"),
+        ]
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["project", "ref", "status"], name="ci_pipeline_ref_status"),
+            models.Index(fields=["project", "sha"], name="ci_pipeline_sha"),
+        ]
+
+    def __str__(self) -> str:
+        return f"pipeline {self.pk} ({self.status})"
+
+
+class PipelineVariable(models.Model):
+    """Variables given to one pipeline (API, web, trigger, schedule): the highest precedence."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="variables")
+    key = models.CharField(max_length=255)
+    value = models.TextField(blank=True, default="")
+    variable_type = models.CharField(max_length=16, default="env_var")
+    raw = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class RunnerType(models.TextChoices):
+    INSTANCE = "instance_type"
+    GROUP = "group_type"
+    PROJECT = "project_type"
+
+
+class RunnerAccessLevel(models.TextChoices):
+    NOT_PROTECTED = "not_protected"
+    REF_PROTECTED = "ref_protected"
+
+
+class Runner(models.Model):
+    token_digest = models.CharField(max_length=64, unique=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    # "authenticated_user" (created with POST /user/runners, `glrt-` token) or
+    # "registration_token" (the legacy POST /runners).
+    registration_type = models.CharField(max_length=32, default="authenticated_user")
+    runner_type = models.CharField(max_length=16, choices=RunnerType.choices)
+    description = models.CharField(max_length=1024, blank=True, default="")
+    maintenance_note = models.TextField(blank=True, default="")
+    active = models.BooleanField(default=True)
+    locked = models.BooleanField(default=False)
+    run_untagged = models.BooleanField(default=True)
+    tag_list = models.JSONField(default=list)
+    access_level = models.CharField(
+        max_length=16, choices=RunnerAccessLevel.choices, default=RunnerAccessLevel.NOT_PROTECTED
+    )
+    maximum_timeout = models.PositiveIntegerField(null=True, blank=True)
+    # What the runner last told about itself (`info` of its requests).
+    name = models.CharField(max_length=255, blank=True, default="")
+    version = models.CharField(max_length=255, blank=True, default="")
+    revision = models.CharField(max_length=255, blank=True, default="")
+    platform = models.CharField(max_length=255, blank=True, default="")
+    architecture = models.CharField(max_length=255, blank=True, default="")
+    executor = models.CharField(max_length=255, blank=True, default="")
+    ip_address = models.CharField(max_length=64, blank=True, default="")
+    system_id = models.CharField(max_length=64, blank=True, default="")
+    contacted_at = models.DateTimeField(null=True, blank=True)
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The queue keys this runner listens to ("instance", "project:7", "group:3"), kept with
+    # the runner so an idle poll needs no join; and a number moved by every change of its
+    # settings, part of the X-GitLab-Last-Update value it is given.
+    queue_keys = models.JSONField(default=list)
+    config_version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"runner {self.pk}"
+
+    @property
+    def paused(self) -> bool:
+        return not self.active
+
+
+class RunnerProject(models.Model):
+    runner = models.ForeignKey(Runner, on_delete=models.CASCADE, related_name="runner_projects")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["runner", "project"], name="ci_runner_project_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.runner_id}:{self.project_id}"
+
+
+class RunnerNamespace(models.Model):
+    runner = models.ForeignKey(Runner, on_delete=models.CASCADE, related_name="runner_namespaces")
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(
+                fields=["runner", "namespace"], name="ci_runner_namespace_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.runner_id}:{self.namespace_id}"
+
+
+class RunnerQueueVersion(models.Model):
+    """A number moved whenever a job may have become available to the runners of a scope.
+
+    An idle runner compares it (through X-GitLab-Last-Update) before anything is queried.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.version}"
+
+
+class RegistrationToken(models.Model):
+    """A (legacy) runner registration token of the instance, a group or a project."""
+
+    project = models.OneToOneField(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    namespace = models.OneToOneField(
+        Namespace, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"registration token {self.pk}"
+
+
+class JobKind(models.TextChoices):
+    BUILD = "build"
+    BRIDGE = "bridge"
+
+
+class Job(models.Model):
+    """A job of a pipeline: a build run by a runner, or a bridge (a `trigger:` job)."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="jobs")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="ci_jobs")
+    kind = models.CharField(max_length=8, choices=JobKind.choices, default=JobKind.BUILD)
+    name = models.CharField(max_length=255)
+    stage = models.CharField(max_length=255)
+    stage_idx = models.IntegerField(default=0)
+    status = models.CharField(max_length=32, choices=statuses.CHOICES, default=statuses.CREATED)
+    when = models.CharField(max_length=16, default="on_success")
+    allow_failure = models.BooleanField(default=False)
+    allow_failure_exit_codes = models.JSONField(default=list)
+    # None: the job waits for the earlier stages; a list (maybe empty): GitLab's DAG
+    # scheduling on these needs, each {"name", "artifacts", "optional"}.
+    needs = models.JSONField(null=True, blank=True)
+    # Everything the runner payload needs from the configuration: script, before_script,
+    # after_script, image, services, artifacts, cache, retry, timeout, dependencies, ...
+    options = models.JSONField(default=dict)
+    # The job's YAML variables as written: [{"key", "value", "raw"}].
+    yaml_variables = models.JSONField(default=list)
+    # Variables from dotenv reports this job uploaded, passed to the jobs that depend on it.
+    dotenv_variables = models.JSONField(default=list)
+    tag_list = models.JSONField(default=list)
+    # Copied from the pipeline so the runner queue filters without a join.
+    ref = models.CharField(max_length=1024)
+    tag = models.BooleanField(default=False)
+    protected = models.BooleanField(default=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    runner = models.ForeignKey(
+        Runner, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    # The job token's digest; the token works only while the job runs.
+    token_digest = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    timeout = models.PositiveIntegerField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=64, blank=True, default="")
+    # True once a newer attempt (a retry) replaced this job in its pipeline.
+    retried = models.BooleanField(default=False)
+    coverage = models.FloatField(null=True, blank=True)
+    trace_validation_failures = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    artifacts_expire_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["status", "id"], name="ci_job_queue"),
+            models.Index(fields=["pipeline", "retried", "stage_idx"], name="ci_job_pipeline"),
+            models.Index(fields=["project", "status"], name="ci_job_project_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} {self.name} ({self.status})"
+
+    @property
+    def scheduling_type(self) -> str:
+        return "dag" if self.needs is not None else "stage"
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+    @property
+    def queued_duration(self) -> float | None:
+        if self.queued_at is None:
+            return None
+        end = self.started_at or timezone.now()
+        return (end - self.queued_at).total_seconds()
+
+
+class JobTag(models.Model):
+    """One tag a job needs its runner to have (`tags:`), for matching in SQL."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        indexes: ClassVar[list[Any]] = [models.Index(fields=["job", "name"], name="ci_job_tag")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ArtifactType(models.TextChoices):
+    ARCHIVE = "archive"
+    METADATA = "metadata"
+    TRACE = "trace"
+    JUNIT = "junit"
+    DOTENV = "dotenv"
+    COBERTURA = "cobertura"
+    CODEQUALITY = "codequality"
+    SAST = "sast"
+    DEPENDENCY_SCANNING = "dependency_scanning"
+    CONTAINER_SCANNING = "container_scanning"
+    SECRET_DETECTION = "secret_detection"  # noqa: S105 (a report type, not a secret)
+    TERRAFORM = "terraform"
+    ACCESSIBILITY = "accessibility"
+    METRICS = "metrics"
+    COVERAGE_FUZZING = "coverage_fuzzing"
+    API_FUZZING = "api_fuzzing"
+    DAST = "dast"
+    LOAD_PERFORMANCE = "load_performance"
+    BROWSER_PERFORMANCE = "browser_performance"
+    CYCLONEDX = "cyclonedx"
+    REQUIREMENTS = "requirements"
+    REQUIREMENTS_V2 = "requirements_v2"
+    ANNOTATIONS = "annotations"
+    REPOSITORY_XRAY = "repository_xray"
+    NETWORK_REFERENCED = "network_referenced"
+    LSIF = "lsif"
+    CLUSTER_IMAGE_SCANNING = "cluster_image_scanning"
+
+
+class JobArtifact(models.Model):
+    """A file a job uploaded, stored under KILN_DATA_DIR/artifacts (see kiln.ci.storage)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="artifacts")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    file_type = models.CharField(max_length=32, choices=ArtifactType.choices)
+    file_format = models.CharField(max_length=16, default="zip")
+    filename = models.CharField(max_length=255)
+    size = models.BigIntegerField(default=0)
+    file_sha256 = models.CharField(max_length=64, default="")
+    # Relative to the artifacts root; never built from user input.
+    storage_path = models.CharField(max_length=512)
+    expire_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["job", "file_type"], name="ci_artifact_job_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.file_type}"
+
+
+class VariableType(models.TextChoices):
+    ENV_VAR = "env_var"
+    FILE = "file"
+
+
+class Variable(models.Model):
+    """A CI/CD variable of a project, a group, or the instance (neither set)."""
+
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    namespace = models.ForeignKey(
+        Namespace, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    key = models.CharField(max_length=255)
+    value = models.TextField(blank=True, default="")
+    variable_type = models.CharField(
+        max_length=16, choices=VariableType.choices, default=VariableType.ENV_VAR
+    )
+    protected = models.BooleanField(default=False)
+    masked = models.BooleanField(default=False)
+    hidden = models.BooleanField(default=False)
+    raw = models.BooleanField(default=False)
+    environment_scope = models.CharField(max_length=255, default="*")
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(
+                fields=["project", "key", "environment_scope"],
+                condition=models.Q(project__isnull=False),
+                name="ci_variable_project_key",
+            ),
+            models.UniqueConstraint(
+                fields=["namespace", "key", "environment_scope"],
+                condition=models.Q(namespace__isnull=False),
+                name="ci_variable_group_key",
+            ),
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=models.Q(project__isnull=True, namespace__isnull=True),
+                name="ci_variable_instance_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,735 @@
+"""Creating pipelines (from pushes, the API, the web) and acting on whole pipelines.
+
+Creating one, as GitLab's CreatePipelineService:
+
+1. the ref and its commit are resolved; whether the ref is protected is decided now;
+2. the configuration (`ci_config_path` or `.gitlab-ci.yml`) is read at that commit through
+   gitstore; includes are read through `_IncludeFetcher`, which reads other projects only
+   when the pipeline's user may read their code;
+3. `kiln.ci.config.process_config` evaluates it with GitLab's predefined variables and the
+   instance, group and project variables the pipeline may see;
+4. a valid plan becomes a pipeline with its jobs, processed at once (the first jobs become
+   pending); an invalid one becomes a failed pipeline carrying GitLab's error in
+   `yaml_errors`; when `workflow:rules` (or every job's rules) say no, nothing is created.
+
+Pushes arrive through `create_pipelines_for_pushes`, a push listener called after the push
+was committed. It runs in the post-receive path: a small configuration takes a few tens of
+milliseconds (see bench/ci_idle.py and the README), so jobs are pending before the push ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, overload
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from kiln.accounts.models import User
+from kiln.ci import statuses as st
+from kiln.ci.config import (
+    BundledTemplates,
+    ConfigContext,
+    ConfigErrors,
+    IncludeNotFoundError,
+    JobPlan,
+    PipelinePlan,
+    PipelineSkipped,
+    ProcessResult,
+    exists_checker,
+    process_config,
+)
+from kiln.ci.config import Variable as ConfigVariable
+from kiln.ci.config.variables import expand
+from kiln.ci.models import (
+    ZERO_SHA,
+    Job,
+    JobKind,
+    JobTag,
+    Pipeline,
+    PipelineSource,
+    PipelineVariable,
+)
+from kiln.ci.predefined import pipeline_variables
+from kiln.ci.processing import process_pipeline, reset_skipped_successors
+from kiln.ci.variables import config_layers
+from kiln.core.actor import Actor
+from kiln.core.errors import Forbidden, KilnError, NotFound
+from kiln.core.policy import can
+from kiln.core.urls import base_url
+from kiln.gitstore import GitStoreError, validate_branch_name, validate_tag_name
+from kiln.projects.models import Project
+from kiln.projects.queries import find_project
+from kiln.repositories import protection
+from kiln.repositories.models import Push
+from kiln.repositories.storage import repo_path, store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_PATH = ".gitlab-ci.yml"
+MAX_CONFIG_BYTES = 1024 * 1024
+_SKIP_CI = re.compile(r"\[(ci[ _-]skip|skip[ _-]ci)\]", re.IGNORECASE)
+
+
+class PipelineError(KilnError):
+    """GitLab's `{"message": {"base": ["Reference not found"]}}` for a pipeline not created."""
+
+    status = 400
+    reason = "pipeline_error"
+
+    def __init__(self, message: str, pipeline: Pipeline | None = None) -> None:
+        super().__init__(message)
+        self.pipeline = pipeline
+
+    def body(self) -> dict[str, Any]:
+        return {"message": {"base": [self.message]}}
+
+
+# --- reading files at the pipeline's commit ---------------------------------------------------
+
+
+def _read_text(project: Project, revision: str, path: str) -> str | None:
+    try:
+        blob = store().get_blob_at(
+            relative_path=repo_path(project),
+            revision=revision,
+            path=path,
+            max_size=MAX_CONFIG_BYTES + 1,
+        )
+    except (GitStoreError, ValueError):
+        return None
+    if blob.is_symlink:
+        return None
+    return blob.data.decode("utf-8", errors="replace")
+
+
+class _LazyPaths(Sequence[str]):
+    """The commit's file paths, listed only if a rule asks (`exists:`, wildcard includes)."""
+
+    def __init__(self, load: Callable[[], list[str]]) -> None:
+        self._load = load
+        self._paths: list[str] | None = None
+
+    def _all(self) -> list[str]:
+        if self._paths is None:
+            self._paths = self._load()
+        return self._paths
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+
+def _tree_paths(project: Project, revision: str) -> list[str]:
+    try:
+        entries = store().list_tree(
+            relative_path=repo_path(project), revision=revision, recursive=True
+        )
+    except GitStoreError:
+        return []
+    return [entry.path for entry in entries if entry.type == "blob"]
+
+
+def _changed_paths(project: Project, before: str, after: str) -> list[str]:
+    try:
+        diffs = store().diff(
+            relative_path=repo_path(project),
+            from_revision=before,
+            to_revision=after,
+            max_patch_bytes=1,
+        )
+    except GitStoreError:
+        return []
+    paths: list[str] = []
+    for item in diffs:
+        for path in (item.old_path, item.new_path):
+            if path and path not in paths:
+                paths.append(path)
+    return paths
+
+
+class _IncludeFetcher:
+    """`include:` sources for one pipeline; other projects only as the pipeline's user."""
+
+    def __init__(self, project: Project, sha: str, actor: Actor) -> None:
+        self._project = project
+        self.sha = sha
+        self.actor = actor
+        self.paths = _LazyPaths(lambda: _tree_paths(project, sha))
+        self.templates = BundledTemplates()
+
+    def local(self, path: str) -> str | None:
+        return _read_text(self._project, self.sha, path.lstrip("/"))
+
+    def local_paths(self) -> Sequence[str]:
+        return self.paths
+
+    def project(self, project: str, ref: str | None, path: str) -> str | None:
+        other = find_project(project)
+        if other is None or not can(self.actor, "read_code", other):
+            raise IncludeNotFoundError("project")
+        revision = ref or other.default_branch
+        try:
+            sha = store().resolve_revision(relative_path=repo_path(other), revision=revision)
+        except (GitStoreError, ValueError):
+            sha = None
+        if sha is None:
+            raise IncludeNotFoundError("ref")
+        return _read_text(other, sha, path.lstrip("/"))
+
+    def template(self, name: str) -> str | None:
+        return self.templates(name)
+
+    def remote(self, url: str) -> str | None:
+        return None
+
+
+# --- creating -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipelineInput:
+    """What a pipeline is created for."""
+
+    ref: str
+    sha: str
+    tag: bool
+    source: str
+    before_sha: str = ZERO_SHA
+    # (key, value, variable_type) given with the request (API, web, trigger, schedule).
+    variables: tuple[tuple[str, str, str], ...] = ()
+    # None: unknown (every `changes:` is true); else the paths the push changed.
+    changed_paths: Sequence[str] | None = None
+
+
+def _is_protected(project: Project, ref: str, *, tag: bool) -> bool:
+    if tag:
+        return bool(protection.tag_rules(project, ref))
+    return protection.is_protected_branch(project, ref)
+
+
+def _commit_info(project: Project, sha: str) -> dict[str, Any]:
+    try:
+        commit = store().get_commit(relative_path=repo_path(project), revision=sha)
+    except GitStoreError:
+        return {}
+    return {
+        "title": commit.title,
+        "message": commit.message,
+        "author_name": commit.author.name,
+        "author_email": commit.author.email,
+        "timestamp": commit.author.date.isoformat(),
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _artifacts(job: JobPlan) -> dict[str, Any] | None:
+    artifacts = job.artifacts
+    if artifacts is None:
+        return None
+    return {
+        "name": artifacts.name,
+        "paths": list(artifacts.paths),
+        "exclude": list(artifacts.exclude),
+        "expire_in": artifacts.expire_in,
+        "expire_in_seconds": artifacts.expire_in_seconds,
+        "when": artifacts.when,
+        "untracked": artifacts.untracked,
+        "reports": _json_safe(dict(artifacts.reports)),
+    }
+
+
+def _cache_key(project: Project, sha: str, files: Sequence[str], prefix: str | None) -> str:
+    """GitLab's `cache:key:files`: a digest of the last commits that changed those files."""
+    commits: list[str] = []
+    for path in files:
+        try:
+            found = store().log(relative_path=repo_path(project), revision=sha, path=path, limit=1)
+        except (GitStoreError, ValueError):
+            continue
+        if found:
+            commits.append(found[0].id)
+    key = (
+        hashlib.sha1("".join(commits).encode(), usedforsecurity=False).hexdigest()
+        if commits
+        else "default"
+    )
+    return f"{prefix}-{key}" if prefix else key
+
+
+def _options(job: JobPlan, project: Project, sha: str) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "script": list(job.script),
+        "before_script": list(job.before_script),
+        "after_script": list(job.after_script),
+        "image": _json_safe(dict(job.image)) if job.image else None,
+        "services": [_json_safe(dict(s)) for s in job.services],
+        "artifacts": _artifacts(job),
+        "cache": [
+            {
+                "key": (
+                    _cache_key(project, sha, c.key_files, c.key_prefix) if c.key_files else c.key
+                ),
+                "paths": list(c.paths),
+                "policy": c.policy,
+                "when": c.when,
+                "untracked": c.untracked,
+                "unprotect": c.unprotect,
+                "fallback_keys": list(c.fallback_keys),
+            }
+            for c in job.cache
+        ],
+        "retry": (
+            {
+                "max": job.retry.max,
+                "when": list(job.retry.when),
+                "exit_codes": list(job.retry.exit_codes),
+            }
+            if job.retry
+            else None
+        ),
+        "timeout": job.timeout,
+        "allow_failure": job.allow_failure,
+        "dependencies": list(job.dependencies) if job.dependencies is not None else None,
+        "start_in": job.start_in,
+        "start_in_seconds": job.start_in_seconds,
+        "coverage": job.coverage,
+        "interruptible": job.interruptible,
+        "resource_group": job.resource_group,
+        "parallel": (
+            {
+                "index": job.parallel.index,
+                "total": job.parallel.total,
+                "matrix": dict(job.parallel.matrix),
+            }
+            if job.parallel
+            else None
+        ),
+        "environment": (
+            {
+                "name": job.environment.expanded_name,
+                "url": job.environment.url,
+                "action": job.environment.action,
+                "on_stop": job.environment.on_stop,
+                "deployment_tier": job.environment.deployment_tier,
+            }
+            if job.environment
+            else None
+        ),
+        "cross_needs": [
+            {
+                "job": n.job,
+                "project": n.project,
+                "ref": n.ref,
+                "pipeline": n.pipeline,
+                "artifacts": n.artifacts,
+            }
+            for n in job.needs or ()
+            if not n.same_pipeline
+        ],
+        "trigger": _json_safe(
+            {
+                "project": job.trigger.project,
+                "branch": job.trigger.branch,
+                "include": [dict(i) for i in job.trigger.include],
+                "strategy": job.trigger.strategy,
+            }
+        )
+        if job.trigger
+        else None,
+        "extra": _json_safe(dict(job.extra)),
+    }
+    return options
+
+
+def _job_rows(
+    plan: PipelinePlan, pipeline: Pipeline, user: User | None
+) -> list[tuple[Job, list[str]]]:
+    rows = []
+    for plan_job in plan.jobs:
+        lookup = dict(plan_job.expanded_variables)
+        tags = [expand(tag, lookup) for tag in plan_job.tags]
+        tags = list(dict.fromkeys(t for t in tags if t))
+        needs = None
+        if plan_job.needs is not None:
+            needs = [
+                {"name": n.job, "artifacts": n.artifacts, "optional": n.optional}
+                for n in plan_job.needs
+                if n.same_pipeline
+            ]
+        job = Job(
+            pipeline=pipeline,
+            project=pipeline.project,
+            kind=JobKind.BRIDGE if plan_job.trigger is not None else JobKind.BUILD,
+            name=plan_job.name,
+            stage=plan_job.stage,
+            stage_idx=plan_job.stage_index,
+            status=st.CREATED,
+            when=plan_job.when,
+            allow_failure=plan_job.allow_failure,
+            allow_failure_exit_codes=list(plan_job.allow_failure_exit_codes),
+            needs=needs,
+            options=_options(plan_job, pipeline.project, pipeline.sha),
+            yaml_variables=[
+                {"key": key, "value": var.value, "raw": not var.expand}
+                for key, var in plan_job.variables.items()
+            ],
+            tag_list=tags,
+            ref=pipeline.ref,
+            tag=pipeline.tag,
+            protected=pipeline.protected,
+            user=user,
+            created_at=pipeline.created_at,
+        )
+        rows.append((job, tags))
+    return rows
+
+
+def _next_iid(project: Project) -> int:
+    current = Pipeline.objects.filter(project=project).aggregate(m=Max("iid"))["m"] or 0
+    return int(current) + 1
+
+
+def _context(
+    project: Project,
+    spec: PipelineInput,
+    user: User | None,
+    protected: bool,
+    commit: dict[str, Any],
+) -> ConfigContext:
+    predefined = dict(
+        pipeline_variables(
+            project=project,
+            base_url=base_url(None),
+            ref=spec.ref,
+            tag=spec.tag,
+            sha=spec.sha,
+            before_sha=spec.before_sha,
+            source=spec.source,
+            protected=protected,
+            user=user,
+            commit=commit,
+        )
+    )
+    layers = config_layers(project, protected=protected)
+    paths = _LazyPaths(lambda: _tree_paths(project, spec.sha))
+    return ConfigContext(
+        source=spec.source,  # type: ignore[arg-type]
+        ref=spec.ref,
+        is_tag=spec.tag,
+        project_path=project.full_path,
+        predefined_variables=predefined,
+        instance_variables=layers["instance"],
+        group_variables=layers["group"],
+        project_variables=layers["project"],
+        pipeline_variables={k: ConfigVariable(v) for k, v, _ in spec.variables},
+        changed_paths=spec.changed_paths,
+        exists=_lazy_exists(paths),
+    )
+
+
+def _lazy_exists(paths: _LazyPaths) -> Callable[[str], bool]:
+    checker: list[Callable[[str], bool]] = []
+
+    def exists(pattern: str) -> bool:
+        if not checker:
+            checker.append(exists_checker(list(paths)))
+        return checker[0](pattern)
+
+    return exists
+
+
+@dataclass(frozen=True)
+class Created:
+    """What creating a pipeline gave: the pipeline (maybe failed), or why there is none."""
+
+    pipeline: Pipeline | None
+    result: ProcessResult | None
+
+
+def create_pipeline_unchecked(
+    *, project: Project, user: User | None, spec: PipelineInput
+) -> Created:
+    """Create a pipeline for `spec` as `user`. The caller authorized it (a push was allowed,
+    or `create_pipeline` checked the API caller). Returns `Created(None, ...)` when there is
+    no configuration or the rules create nothing."""
+    config_path = project.ci_config_path or DEFAULT_CONFIG_PATH
+    text = _read_text(project, spec.sha, config_path)
+    if text is None:
+        return Created(None, None)
+    protected = _is_protected(project, spec.ref, tag=spec.tag)
+    commit = _commit_info(project, spec.sha)
+    actor = Actor(user=user) if user is not None else Actor()
+    skip = spec.source == PipelineSource.PUSH and bool(_SKIP_CI.search(commit.get("message", "")))
+    result: ProcessResult | None = None
+    if not skip:
+        context = _context(project, spec, user, protected, commit)
+        fetcher = _IncludeFetcher(project, spec.sha, actor)
+        result = process_config(text, context, fetcher=fetcher, config_path=config_path)
+        if isinstance(result, PipelineSkipped):
+            return Created(None, result)
+    now = timezone.now()
+    with transaction.atomic():
+        # Serialize iids per project: the row lock makes concurrent creations wait.
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        pipeline = Pipeline.objects.create(
+            project=project,
+            iid=_next_iid(project),
+            ref=spec.ref,
+            tag=spec.tag,
+            sha=spec.sha,
+            before_sha=spec.before_sha or ZERO_SHA,
+            source=spec.source,
+            user=user,
+            protected=protected,
+            config_path=config_path,
+            commit_info=commit,
+            created_at=now,
+            committed_at=now,
+        )
+        PipelineVariable.objects.bulk_create(
+            PipelineVariable(pipeline=pipeline, key=k, value=v, variable_type=t)
+            for k, v, t in spec.variables
+        )
+        if skip:
+            pipeline.status = st.SKIPPED
+            pipeline.finished_at = now
+            pipeline.save(update_fields=["status", "finished_at"])
+        elif isinstance(result, ConfigErrors):
+            pipeline.status = st.FAILED
+            pipeline.yaml_errors = result.errors[0] if result.errors else "Invalid configuration"
+            pipeline.failure_reason = "config_error"
+            pipeline.warnings = list(result.warnings)
+            pipeline.finished_at = now
+            pipeline.save(
+                update_fields=["status", "yaml_errors", "failure_reason", "warnings", "finished_at"]
+            )
+        elif isinstance(result, PipelinePlan):
+            pipeline.stages = list(result.stages)
+            pipeline.name = (result.workflow_name or "")[:255]
+            pipeline.warnings = list(result.warnings)
+            pipeline.save(update_fields=["stages", "name", "warnings"])
+            rows = _job_rows(result, pipeline, user)
+            jobs = Job.objects.bulk_create([job for job, _ in rows])
+            JobTag.objects.bulk_create(
+                JobTag(job=job, name=tag)
+                for job, (_, tags) in zip(jobs, rows, strict=True)
+                for tag in tags
+            )
+            process_pipeline(pipeline.pk)
+            pipeline.refresh_from_db()
+    return Created(pipeline, result)
+
+
+def _resolve_ref(project: Project, ref: str) -> tuple[str, bool]:
+    """(sha, is_tag) of a branch (tried first, as GitLab) or tag; 400 when neither exists."""
+    path = repo_path(project)
+    gitstore = store()
+    try:
+        validate_branch_name(ref)
+        branch = gitstore.find_branch(relative_path=path, name=ref)
+    except (GitStoreError, ValueError):
+        branch = None
+    if branch is not None:
+        return branch.commit.id, False
+    try:
+        validate_tag_name(ref)
+        found = gitstore.find_tag(relative_path=path, name=ref)
+    except (GitStoreError, ValueError):
+        found = None
+    if found is not None:
+        sha = gitstore.resolve_revision(relative_path=path, revision=f"refs/tags/{ref}")
+        if sha is not None:
+            return sha, True
+    raise PipelineError("Reference not found")
+
+
+def create_pipeline(
+    *,
+    actor: Actor,
+    project: Project,
+    ref: str,
+    source: str = PipelineSource.API,
+    variables: Sequence[Mapping[str, Any]] = (),
+) -> Pipeline:
+    """`POST /projects/:id/pipeline` and the web's "Run pipeline": checks the caller may run
+    pipelines on `ref`, then creates one. Raises PipelineError with GitLab's message when no
+    pipeline was created, or when the one created failed on its configuration."""
+    from kiln.ci import policies
+
+    if not policies.can_run_pipelines(actor, project):
+        raise Forbidden()
+    sha, tag = _resolve_ref(project, ref)
+    if not policies.can_update_ref(actor, project, ref, tag=tag):
+        raise Forbidden()
+    parsed = tuple(_pipeline_variable(item) for item in variables)
+    if parsed and not _may_set_variables(actor, project):
+        raise PipelineError("Insufficient permissions to set pipeline variables")
+    assert actor.user is not None
+    created = create_pipeline_unchecked(
+        project=project,
+        user=actor.user,
+        spec=PipelineInput(ref=ref, sha=sha, tag=tag, source=source, variables=parsed),
+    )
+    if created.pipeline is None:
+        if isinstance(created.result, PipelineSkipped):
+            raise PipelineError(created.result.message)
+        raise PipelineError("Missing CI config file")
+    if created.pipeline.failure_reason == "config_error":
+        raise PipelineError(
+            created.pipeline.yaml_errors or "Invalid configuration", created.pipeline
+        )
+    return created.pipeline
+
+
+def _pipeline_variable(item: Mapping[str, Any]) -> tuple[str, str, str]:
+    from kiln.core.errors import InvalidParameter
+
+    key = str(item.get("key", "")).strip()
+    if not key or not re.fullmatch(r"[a-zA-Z0-9_]+", key):
+        raise PipelineError(f"Variable key '{key}' is invalid")
+    kind = str(item.get("variable_type") or "env_var")
+    if kind not in ("env_var", "file"):
+        raise InvalidParameter("variables[variable_type] does not have a valid value")
+    return key, str(item.get("value", "")), kind
+
+
+def _may_set_variables(actor: Actor, project: Project) -> bool:
+    if not project.restrict_user_defined_variables:
+        return True
+    from kiln.core.access import AccessLevel
+    from kiln.projects.access import project_access_level
+
+    role = project.ci_pipeline_variables_minimum_override_role
+    needed = {
+        "no_one_allowed": AccessLevel.OWNER + 1,
+        "owner": AccessLevel.OWNER,
+        "maintainer": AccessLevel.MAINTAINER,
+        "developer": AccessLevel.DEVELOPER,
+    }.get(role, AccessLevel.DEVELOPER)
+    return actor.is_admin or project_access_level(actor, project) >= needed
+
+
+def create_pipelines_for_pushes(pushes: list[Push]) -> None:
+    """The push listener: one pipeline per pushed branch or tag (deletions create none).
+
+    A failure here must never fail the push: it is logged, and the pipeline is missing."""
+    for push in pushes:
+        if push.after == ZERO_SHA or not (push.is_branch or push.is_tag):
+            continue
+        try:
+            project = Project.objects.select_related("namespace").get(pk=push.project_id)
+            if project.builds_access_level == "disabled" or project.archived:
+                continue
+            before = push.before if push.before != ZERO_SHA else None
+            spec = PipelineInput(
+                ref=push.ref_name,
+                sha=push.after,
+                tag=push.is_tag,
+                source=PipelineSource.PUSH,
+                before_sha=push.before,
+                changed_paths=(
+                    _LazyPaths(lambda p=project, b=before, a=push.after: _changed_paths(p, b, a))  # type: ignore[misc]
+                    if before is not None and push.is_branch
+                    else None
+                ),
+            )
+            create_pipeline_unchecked(project=project, user=push.author, spec=spec)
+        except Exception:
+            log.exception("could not create a pipeline for a push", extra={"push_id": push.pk})
+
+
+# --- whole-pipeline actions -------------------------------------------------------------------
+
+
+def _authorize(actor: Actor, action: str, pipeline: Pipeline) -> None:
+    if not can(actor, action, pipeline):
+        raise Forbidden()
+
+
+def cancel_pipeline(*, actor: Actor, pipeline: Pipeline) -> Pipeline:
+    """Cancel every job that has not finished (GitLab's `cancel_running`)."""
+    _authorize(actor, "cancel_pipeline", pipeline)
+    now = timezone.now()
+    with transaction.atomic():
+        Job.objects.filter(pipeline=pipeline, retried=False, status__in=st.CANCELABLE).update(
+            status=st.CANCELED, finished_at=now, updated_at=now
+        )
+        process_pipeline(pipeline.pk)
+    pipeline.refresh_from_db()
+    return pipeline
+
+
+def retry_pipeline(*, actor: Actor, pipeline: Pipeline) -> Pipeline:
+    """Retry every failed or canceled job and restart what they skipped."""
+    from kiln.ci.jobs import clone_for_retry
+
+    _authorize(actor, "retry_pipeline", pipeline)
+    assert actor.user is not None
+    with transaction.atomic():
+        failed = list(
+            Job.objects.select_for_update()
+            .filter(pipeline=pipeline, retried=False, status__in=(st.FAILED, st.CANCELED))
+            .select_related("project")
+        )
+        if not failed and pipeline.status not in (st.FAILED, st.CANCELED):
+            raise Forbidden()
+        for job in failed:
+            clone_for_retry(job, user=actor.user)
+        reset_skipped_successors(pipeline, {job.name for job in failed})
+        process_pipeline(pipeline.pk)
+    pipeline.refresh_from_db()
+    return pipeline
+
+
+def delete_pipeline(*, actor: Actor, pipeline: Pipeline) -> None:
+    """Delete the pipeline, its jobs, their logs and artifacts (files after commit)."""
+    from kiln.ci import storage
+    from kiln.ci.models import JobArtifact
+
+    _authorize(actor, "destroy_pipeline", pipeline)
+    job_ids = list(pipeline.jobs.values_list("pk", flat=True))
+    paths = list(
+        JobArtifact.objects.filter(job_id__in=job_ids).values_list("storage_path", flat=True)
+    )
+    with transaction.atomic():
+        pipeline.delete()
+
+        def remove_files() -> None:
+            for path in paths:
+                storage.delete_artifact(path)
+            for job_id in job_ids:
+                storage.delete_trace(job_id)
+
+        transaction.on_commit(remove_files)
+
+
+def get_pipeline(project: Project, pipeline_id: int) -> Pipeline:
+    found = (
+        Pipeline.objects.select_related("project__namespace", "user")
+        .filter(project=project, pk=pipeline_id)
+        .first()
+    )
+    if found is None:
+        raise NotFound()
+    return found

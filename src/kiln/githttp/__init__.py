@@ -1,0 +1,1 @@
+"""Git's smart HTTP protocol: `info/refs`, `git-upload-pack`, `git-receive-pack`."""

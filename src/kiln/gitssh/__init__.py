@@ -1,0 +1,2 @@
+"""Git over SSH: an asyncssh server (`kiln ssh`) and OpenSSH's forced command (`kiln shell`),
+both through one dispatcher."""

@@ -1,0 +1,20 @@
+"""Where git finds Kiln's hooks, and where the hooks reach Kiln back."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from django.conf import settings
+
+from kiln.hooks.install import install_hooks
+
+
+@functools.cache
+def hooks_dir() -> Path:
+    """The shared hooks directory, (re)written once per process so it matches this install."""
+    return install_hooks(settings.DATA_DIR / "hooks")
+
+
+def internal_hook_url() -> str:
+    return f"{settings.INTERNAL_URL}/api/v4/internal"

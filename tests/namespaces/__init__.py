@@ -1,0 +1,1 @@
+"""Tests of kiln.namespaces: services, queries and hooks, without HTTP."""
