@@ -54,7 +54,9 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# bench/git compares against git http-backend under lighttpd (Debian: apt-get install lighttpd).
 bench: $(STAMP)
+	@command -v lighttpd >/dev/null 2>&1 || echo "note: bench/git needs lighttpd (apt-get install lighttpd)"
 	$(BIN)/python -m bench
 
 lock: $(STAMP)

@@ -105,16 +105,32 @@ def _median_time(fn: Any, runs: int) -> float:
     return statistics.median(times)
 
 
+def _pkt_lines(data: bytes) -> list[bytes]:
+    """The payloads of git pkt-lines (flush packets dropped)."""
+    lines, at = [], 0
+    while at + 4 <= len(data):
+        size = int(data[at : at + 4], 16)
+        if size == 0:
+            at += 4
+            continue
+        lines.append(data[at + 4 : at + size])
+        at += size
+    return lines
+
+
 def _refs(base: str, auth: tuple[str, str] | None) -> list[str]:
     response = requests.get(
         f"{base}/info/refs", params={"service": "git-upload-pack"}, auth=auth, timeout=60
     )
     response.raise_for_status()
-    oids = []
-    for line in response.content.split(b"\n"):
-        if len(line) > 44 and b"refs/heads/" in line:
-            oids.append(line[4:44].decode())
-    return sorted(set(oids))
+    oids = set()
+    for line in _pkt_lines(response.content):
+        oid, _, rest = line.partition(b" ")
+        if rest.startswith(b"refs/heads/") and len(oid) == 40:
+            oids.add(oid.decode())
+    if not oids:
+        raise RuntimeError(f"no branches advertised by {base}")
+    return sorted(oids)
 
 
 def _upload_pack_body(oids: list[str]) -> bytes:
@@ -144,6 +160,8 @@ def full_clone_seconds(base: str, auth: tuple[str, str] | None, runs: int) -> tu
         )
         response.raise_for_status()
         size = sum(len(chunk) for chunk in response.iter_content(1 << 20))
+        if size < 1 << 20:
+            raise RuntimeError(f"the clone of {base} returned only {size} bytes")
 
     clone()  # warm the page cache for both sides alike
     return _median_time(clone, runs), size

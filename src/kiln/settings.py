@@ -109,6 +109,12 @@ INSTALLED_APPS = [
     "kiln.projects",
     "kiln.repositories",
     "kiln.webhooks",
+    "kiln.labels",
+    "kiln.milestones",
+    "kiln.events",
+    "kiln.notes",
+    "kiln.issues",
+    "kiln.merge_requests",
     "kiln.ci",
     "kiln.web",
 ]

@@ -67,23 +67,32 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _register() -> None:
     from kiln.api.v4 import (
         application_settings,
+        award_emoji,
         branches,
         ci_lint,
         ci_runner_protocol,
         ci_variables,
         commits,
+        events,
         groups,
         hooks,
         internal,
+        issues,
         jobs,
+        labels,
+        markdown,
         members,
+        merge_requests,
         meta,
+        milestones,
         namespaces,
+        notes,
         pipelines,
         projects,
         repository,
         runners_admin,
         tags,
+        todos,
         users,
     )
 
@@ -107,6 +116,15 @@ def _register() -> None:
         ci_variables,
         runners_admin,
         hooks,
+        merge_requests,
+        issues,
+        notes,
+        award_emoji,
+        labels,
+        milestones,
+        todos,
+        events,
+        markdown,
     ):
         api.add_router("/", module.router)
 

@@ -10,13 +10,20 @@ from kiln.core.urls import base_url
 from kiln.namespaces.models import Namespace
 
 
-def namespace_web_url(namespace: Namespace, request: HttpRequest | None) -> str:
+def namespace_web_url(
+    namespace: Namespace, request: HttpRequest | None, *, base: str | None = None
+) -> str:
+    """`base`: the request's `base_url`, when the caller presenting a page has it already."""
+    if base is None:
+        base = base_url(request)
     if namespace.is_group:
-        return f"{base_url(request)}/groups/{namespace.full_path}"
-    return f"{base_url(request)}/{namespace.full_path}"
+        return f"{base}/groups/{namespace.full_path}"
+    return f"{base}/{namespace.full_path}"
 
 
-def namespace_basic(namespace: Namespace, request: HttpRequest | None) -> dict[str, Any]:
+def namespace_basic(
+    namespace: Namespace, request: HttpRequest | None, *, base: str | None = None
+) -> dict[str, Any]:
     return {
         "id": namespace.pk,
         "name": namespace.name,
@@ -25,5 +32,5 @@ def namespace_basic(namespace: Namespace, request: HttpRequest | None) -> dict[s
         "full_path": namespace.full_path,
         "parent_id": namespace.parent_id,
         "avatar_url": None,
-        "web_url": namespace_web_url(namespace, request),
+        "web_url": namespace_web_url(namespace, request, base=base),
     }
