@@ -5,7 +5,7 @@
    services, as the API would.
 2. Starts `kiln web` (gunicorn, as deployed) on a free port.
 3. For `GET /api/v4/projects/:id`, `GET /api/v4/projects?per_page=20` (as `bench`, with a
-   token) and the no-work route (`/-/noop`, else `/-/liveness`): open-loop fixed rates of 20,
+   token) and the no-work route (`/-/noop`, routed by kiln.urls): open-loop fixed rates of 20,
    100 and 200 requests/s, then closed-loop maximum throughput.
 
 Targets (from the foundation issue, on 2 cores): p90 <= 50 ms at 200 requests/s, and each API
@@ -205,7 +205,7 @@ def _measure(
 ) -> dict[str, Any]:
     load_before = [round(x, 2) for x in os.getloadavg()]
     auth = {"PRIVATE-TOKEN": TOKEN}
-    noop = "/-/noop" if _status(port, "/-/noop", {}) == 200 else "/-/liveness"
+    noop = "/-/noop"
     project_id = _visible_project_id(port, auth)
     routes = {
         "GET /api/v4/projects/:id": f"/api/v4/projects/{project_id}",

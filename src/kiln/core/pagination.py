@@ -8,6 +8,7 @@ totals are left out when counting would pass 10,000 rows. Keyset (`pagination=ke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -44,22 +45,44 @@ def _link(url: str, params: dict[str, str], **changes: Any) -> str:
     return f"{url}?{urlencode(merged)}"
 
 
+# Loads the rows of a page from their primary keys, in the order given.
+RowLoader = Callable[[list[Any]], list[Any]]
+
+
+def _slice(queryset: QuerySet[Any], start: int, stop: int, rows: RowLoader | None) -> list[Any]:
+    """`queryset[start:stop]`; with `rows`, the page is chosen by primary key alone and `rows`
+    loads the objects (the filter and order are compiled for one column, not for every one)."""
+    if rows is None:
+        return list(queryset[start:stop])
+    return list(queryset.values_list("pk", flat=True)[start:stop])
+
+
 def paginate(
-    queryset: QuerySet[Any], *, url: str, params: dict[str, str], keyset_field: str = "id"
+    queryset: QuerySet[Any],
+    *,
+    url: str,
+    params: dict[str, str],
+    keyset_field: str = "id",
+    rows: RowLoader | None = None,
 ) -> Page:
     """Slice `queryset` as the request's parameters ask and build GitLab's headers.
 
     `url` is the absolute URL of the endpoint without a query; `params` the request's query
-    parameters (single values), kept in every Link so filters survive paging.
+    parameters (single values), kept in every Link so filters survive paging. `rows`: see
+    `_slice` (for hot lists whose rows are costly to select through the ORM).
     """
     per_page = clamp_per_page(params.get("per_page"))
     if params.get("pagination") == "keyset":
-        return _keyset(queryset, url=url, params=params, per_page=per_page, key=keyset_field)
+        return _keyset(
+            queryset, url=url, params=params, per_page=per_page, key=keyset_field, rows=rows
+        )
     page = max(_int(params.get("page"), 1), 1)
     offset = (page - 1) * per_page
-    items = list(queryset[offset : offset + per_page + 1])
+    items = _slice(queryset, offset, offset + per_page + 1, rows)
     has_next = len(items) > per_page
     items = items[:per_page]
+    if rows is not None:
+        items = rows(items)
     params = {k: v for k, v in params.items() if k not in ("page", "per_page")}
     headers = {
         "X-Page": str(page),
@@ -90,7 +113,13 @@ def paginate(
 
 
 def _keyset(
-    queryset: QuerySet[Any], *, url: str, params: dict[str, str], per_page: int, key: str
+    queryset: QuerySet[Any],
+    *,
+    url: str,
+    params: dict[str, str],
+    per_page: int,
+    key: str,
+    rows: RowLoader | None,
 ) -> Page:
     descending = params.get("sort", "asc") == "desc"
     queryset = queryset.order_by(f"-{key}" if descending else key)
@@ -100,9 +129,11 @@ def _keyset(
         queryset = queryset.filter(**{f"{key}__gt": int(after)})
     if before is not None and before.isdigit():
         queryset = queryset.filter(**{f"{key}__lt": int(before)})
-    items = list(queryset[: per_page + 1])
+    items = _slice(queryset, 0, per_page + 1, rows)
     has_next = len(items) > per_page
     items = items[:per_page]
+    if rows is not None:
+        items = rows(items)
     headers = {"X-Per-Page": str(per_page)}
     if has_next and items:
         last = getattr(items[-1], key)

@@ -7,7 +7,7 @@ a lookup answers 404 exactly as for a missing row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
@@ -68,13 +68,31 @@ def authorized_groups_q(actor: Actor) -> Q:
     return subtree_q(member_group_traversals(actor)) | ancestors_ids_q(membership_traversals(actor))
 
 
+def _least_visible_level(actor: Actor) -> int:
+    """Groups at this visibility or more are visible to the actor whatever their memberships."""
+    if actor.user is not None and not actor.user.external:
+        return Visibility.INTERNAL
+    return Visibility.PUBLIC
+
+
 def visible_groups_q(actor: Actor) -> Q:
     if actor.is_admin:
         return Q(kind=NamespaceKind.GROUP)
-    q = Q(visibility_level=Visibility.PUBLIC)
-    if actor.user is not None and not actor.user.external:
-        q |= Q(visibility_level__gte=Visibility.INTERNAL)
+    q = Q(visibility_level__gte=_least_visible_level(actor))
     return Q(kind=NamespaceKind.GROUP) & (q | authorized_groups_q(actor))
+
+
+def visible_group_ids(actor: Actor, groups: Mapping[int, int]) -> set[int]:
+    """Which of these groups (id -> visibility level) the actor may see, as `visible_groups_q`
+    decides: by visibility alone where that suffices, else by memberships (one query)."""
+    if actor.is_admin:
+        return set(groups)
+    least = _least_visible_level(actor)
+    visible = {group_id for group_id, level in groups.items() if level >= least}
+    if rest := [group_id for group_id in groups if group_id not in visible]:
+        found = Namespace.objects.filter(visible_groups_q(actor), pk__in=rest)
+        visible.update(found.values_list("pk", flat=True))
+    return visible
 
 
 def list_groups_for(actor: Actor) -> QuerySet[Namespace]:
@@ -178,9 +196,10 @@ def find_namespace(ref: str | int) -> Namespace | None:
     """A namespace by id or full path (case-insensitive), with no visibility check."""
     text = str(ref)
     qs = Namespace.objects.select_related("parent", "owner")
+    # `[:1]`, not `.first()`: at most one row matches, and ordering it costs CPU.
     if text.isdigit():
-        return qs.filter(pk=int(text)).first()
-    return qs.annotate(lp=Lower("full_path")).filter(lp=text.lower()).first()
+        return next(iter(qs.filter(pk=int(text))[:1]), None)
+    return next(iter(qs.alias(lp=Lower("full_path")).filter(lp=text.lower())[:1]), None)
 
 
 def get_group_for(actor: Actor, ref: str | int, *, action: str = "read_group") -> Namespace:

@@ -28,6 +28,7 @@ from importlib import import_module
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
+from kiln.accounts.tokens import presented_token
 from kiln.core import appsettings
 from kiln.core.models import ApplicationSetting
 from kiln.ops import shared
@@ -54,16 +55,6 @@ def _throttle(setting: ApplicationSetting, name: str) -> Throttle | None:
         limit=int(getattr(setting, f"{name}_requests_per_period")),
         period=max(int(getattr(setting, f"{name}_period_in_seconds")), 1),
     )
-
-
-def presented_token(request: HttpRequest) -> str | None:
-    """A token presented the ways GitLab accepts (mirrors kiln.api.v4.auth.presented_token)."""
-    if value := request.headers.get("Private-Token"):
-        return value
-    auth = request.headers.get("Authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip() or None
-    return request.GET.get("private_token") or request.GET.get("access_token") or None
 
 
 def _token_user_id(request: HttpRequest) -> int | None:

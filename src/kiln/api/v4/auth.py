@@ -15,6 +15,7 @@ from ninja.security.base import AuthBase
 
 from kiln.accounts.models import User, UserState
 from kiln.accounts.services import authenticate_token
+from kiln.accounts.tokens import presented_token as presented_token  # re-exported for endpoints
 from kiln.ci.jobtokens import actor_for_job_token
 from kiln.core.actor import Actor
 from kiln.core.errors import Forbidden, KilnError, NotFound, Unauthorized
@@ -38,15 +39,6 @@ class InsufficientScope(KilnError):
             "error_description": self.message,
             "scope": " ".join(self.scopes),
         }
-
-
-def presented_token(request: HttpRequest) -> str | None:
-    if value := request.headers.get("Private-Token"):
-        return value
-    auth = request.headers.get("Authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
-    return request.GET.get("private_token") or request.GET.get("access_token") or None
 
 
 def _required_scopes(request: HttpRequest) -> list[str]:
@@ -120,7 +112,8 @@ def authenticate_request(request: HttpRequest) -> Actor:
     if job_actor is not None:
         actor = job_actor
     elif value is not None:
-        token = authenticate_token(value)
+        # The rate limiter may have looked the token up already (see kiln.ops.ratelimit).
+        token = authenticate_token(value, lookup=getattr(request, "_kiln_token_lookup", None))
         check_user_state(token.user)
         actor = Actor(user=token.user, scopes=frozenset(token.scopes), token=token)
         required = _required_scopes(request)

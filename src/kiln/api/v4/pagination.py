@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from kiln.core.pagination import paginate
+from kiln.core.pagination import RowLoader, paginate
 from kiln.core.urls import base_url
 
 T = TypeVar("T")
@@ -24,11 +24,16 @@ def paginated(
     response: HttpResponse,
     queryset: QuerySet[Any],
     present: Callable[[list[Any]], Iterable[T]],
+    *,
+    rows: RowLoader | None = None,
 ) -> list[T]:
-    """One page of `queryset`, presented in a batch (so presenting costs O(1) queries)."""
+    """One page of `queryset`, presented in a batch (so presenting costs O(1) queries).
+
+    `rows`: load the page's objects from their primary keys (see kiln.core.pagination).
+    """
     # path_info under /api/ is the raw path (RawPathMiddleware): `grp%2Fsub` stays encoded.
     url = base_url(request) + request.META.get("SCRIPT_NAME", "") + request.path_info
-    page = paginate(queryset, url=url, params=request_params(request))
+    page = paginate(queryset, url=url, params=request_params(request), rows=rows)
     for name, value in page.headers.items():
         response[name] = value
     return list(present(page.items))

@@ -398,7 +398,7 @@ def _list(
             statistics=query.statistics,
         )
 
-    body = paginated(request, response, qs, present)
+    body = paginated(request, response, qs, present, rows=queries.projects_by_ids)
     if request.method == "HEAD":
         return _head(response)
     return body

@@ -28,10 +28,17 @@ from kiln.core.actor import Actor
 from kiln.core.policy import can
 from kiln.core.urls import base_url
 from kiln.namespaces.models import Namespace
-from kiln.namespaces.queries import visible_groups_q
-from kiln.projects.access import direct_project_levels, group_member_levels, project_access_levels
+from kiln.namespaces.queries import visible_group_ids
+from kiln.projects.access import (
+    GroupShare,
+    direct_project_levels,
+    group_member_levels,
+    project_access_levels,
+    project_shares,
+)
 from kiln.projects.models import Project, ProjectGroupLink
 from kiln.projects.policies import feature_available
+from kiln.projects.queries import projects_by_ids, topic_names
 
 NOTIFICATION_LEVEL_GLOBAL = 3
 ACCESS_LEVEL_FIELDS = (
@@ -66,11 +73,37 @@ class _Batch:
     base: str
     ssh_base: str
     topics: dict[int, list[str]] = field(default_factory=dict)
-    links: dict[int, list[ProjectGroupLink]] = field(default_factory=dict)
+    links: dict[int, list[GroupShare]] = field(default_factory=dict)
     visible_groups: set[int] = field(default_factory=set)
     direct: dict[int, int] = field(default_factory=dict)
     group_levels: dict[str, int | None] = field(default_factory=dict)
     forked_from: dict[int, Project] = field(default_factory=dict)
+
+
+class _Can:
+    """The policy's answers about one project while it is presented, each asked once (a
+    project's JSON asks about the same few abilities and feature levels many times)."""
+
+    __slots__ = ("_actor", "_answers", "_project")
+
+    def __init__(self, actor: Actor, project: Project) -> None:
+        self._actor = actor
+        self._project = project
+        self._answers: dict[str, bool] = {}
+
+    def __call__(self, action: str) -> bool:
+        answer = self._answers.get(action)
+        if answer is None:
+            answer = self._answers[action] = can(self._actor, action, self._project)
+        return answer
+
+    def feature(self, level: str) -> bool:
+        """GitLab's `feature_available?` for one of the project's `*_access_level` values."""
+        key = "feature:" + level
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = self._answers[key] = feature_available(self._actor, self._project, level)
+        return answer
 
 
 def _ssh_base(request: HttpRequest | None, base: str) -> str:
@@ -91,34 +124,36 @@ def _load(
         return batch
     namespace_field = Project._meta.get_field("namespace")
     if not all(namespace_field.is_cached(p) for p in projects):
-        prefetch_related_objects(list(projects), "namespace__owner")
+        prefetch_related_objects(list(projects), "namespace")
+    if full:
+        # Only personal projects show an `owner`: their namespaces' users, in one query.
+        owner_field = Namespace._meta.get_field("owner")
+        personal = [
+            p.namespace
+            for p in projects
+            if not p.namespace.is_group
+            and p.namespace.owner_id is not None
+            and not owner_field.is_cached(p.namespace)
+        ]
+        if personal:
+            prefetch_related_objects(personal, "owner")
     ids = [p.pk for p in projects]
-    through = Project.topics.through.objects.filter(project_id__in=ids)
-    for project_id, name in through.values_list("project_id", "topic__name"):
-        batch.topics.setdefault(project_id, []).append(name)
-    for names in batch.topics.values():
-        names.sort()
-    if actor.user is not None:
-        project_access_levels(actor, projects)
-    forked_ids = {p.forked_from_id for p in projects if p.forked_from_id}
+    forked_ids = sorted({p.forked_from_id for p in projects if p.forked_from_id})
     if forked_ids:
-        forks = Project.objects.select_related("namespace", "namespace__owner").filter(
-            pk__in=forked_ids
-        )
-        batch.forked_from = {p.pk: p for p in forks}
+        batch.forked_from = {p.pk: p for p in projects_by_ids(forked_ids)}
+    sources = list(batch.forked_from.values())
+    batch.topics = topic_names(ids + [p.pk for p in sources])
+    if actor.user is not None:
+        project_access_levels(actor, [*projects, *sources])
     if not full:
         return batch
-    links = ProjectGroupLink.objects.filter(project_id__in=ids).select_related("group")
-    group_ids: set[int] = set()
-    for link in links.order_by("id"):
-        batch.links.setdefault(link.project_id, []).append(link)
-        group_ids.add(link.group_id)
-    if group_ids:
-        if actor.is_admin:
-            batch.visible_groups = group_ids
-        else:
-            visible = Namespace.objects.filter(visible_groups_q(actor), pk__in=group_ids)
-            batch.visible_groups = set(visible.values_list("pk", flat=True))
+    # Reuses what the access levels above loaded, when they needed the shares.
+    batch.links = project_shares(actor, ids)
+    groups = {
+        s.group_id: s.group_visibility_level for shares in batch.links.values() for s in shares
+    }
+    if groups:
+        batch.visible_groups = visible_group_ids(actor, groups)
     if actor.user is not None:
         batch.direct = direct_project_levels(actor, ids)
         traversals = {p.namespace.traversal_ids for p in projects if p.namespace.is_group}
@@ -135,9 +170,11 @@ def _urls(project: Project, batch: _Batch) -> dict[str, str]:
     }
 
 
-def _basic(project: Project, batch: _Batch, *, license: bool = False) -> dict[str, Any]:
+def _basic(
+    project: Project, batch: _Batch, allowed: _Can, *, license: bool = False
+) -> dict[str, Any]:
     actor = batch.actor
-    read_code = can(actor, "read_code", project)
+    read_code = allowed("read_code")
     topics = batch.topics.get(project.pk, [])
     data: dict[str, Any] = {
         "id": project.pk,
@@ -163,7 +200,7 @@ def _basic(project: Project, batch: _Batch, *, license: bool = False) -> dict[st
     data["avatar_url"] = None
     data["star_count"] = project.star_count
     data["last_activity_at"] = iso(project.last_activity_at)
-    data["namespace"] = namespace_basic(project.namespace, batch.request)
+    data["namespace"] = namespace_basic(project.namespace, batch.request, base=batch.base)
     if actor.is_admin:
         data["repository_storage"] = "default"
     return data
@@ -171,9 +208,12 @@ def _basic(project: Project, batch: _Batch, *, license: bool = False) -> dict[st
 
 def _forked_from(project: Project, batch: _Batch) -> dict[str, Any] | None:
     source = batch.forked_from.get(project.forked_from_id or 0)
-    if source is None or not can(batch.actor, "read_project", source):
+    if source is None:
         return None
-    return _basic(source, batch)
+    allowed = _Can(batch.actor, source)
+    if not allowed("read_project"):
+        return None
+    return _basic(source, batch, allowed)
 
 
 def _access(level: int | None) -> dict[str, int] | None:
@@ -191,17 +231,17 @@ def _full(
     statistics: bool,
     license: bool,
 ) -> dict[str, Any]:
-    actor = batch.actor
-    data = _basic(project, batch, license=license)
+    allowed = _Can(batch.actor, project)
+    data = _basic(project, batch, allowed, license=license)
     if (forked := _forked_from(project, batch)) is not None:
         data["forked_from_project"] = forked
     api = f"{batch.base}/api/v4/projects/{project.pk}"
     links: dict[str, str] = {"self": api}
-    if feature_available(actor, project, project.issues_access_level):
+    issues = allowed.feature(project.issues_access_level)
+    merge_requests = allowed.feature(project.merge_requests_access_level)
+    if issues:
         links["issues"] = f"{api}/issues"
-    if feature_available(actor, project, project.merge_requests_access_level) and feature_available(
-        actor, project, project.repository_access_level
-    ):
+    if merge_requests and allowed.feature(project.repository_access_level):
         links["merge_requests"] = f"{api}/merge_requests"
     links["repo_branches"] = f"{api}/repository/branches"
     links["labels"] = f"{api}/labels"
@@ -215,7 +255,7 @@ def _full(
     data["visibility"] = project.visibility.label
     namespace = project.namespace
     if not namespace.is_group and namespace.owner is not None:
-        data["owner"] = user_basic(namespace.owner, batch.request)
+        data["owner"] = user_basic(namespace.owner, batch.request, base=batch.base)
     data["resolve_outdated_diff_discussions"] = project.resolve_outdated_diff_discussions
     data["container_expiration_policy"] = {
         "cadence": "1d",
@@ -227,21 +267,16 @@ def _full(
         "next_run_at": None,
     }
     data["repository_object_format"] = project.repository_object_format
-    issues = feature_available(actor, project, project.issues_access_level)
     data["issues_enabled"] = issues
-    data["merge_requests_enabled"] = feature_available(
-        actor, project, project.merge_requests_access_level
-    )
-    data["wiki_enabled"] = feature_available(actor, project, project.wiki_access_level)
-    data["jobs_enabled"] = feature_available(actor, project, project.builds_access_level)
-    data["snippets_enabled"] = feature_available(actor, project, project.snippets_access_level)
-    data["container_registry_enabled"] = feature_available(
-        actor, project, project.container_registry_access_level
-    )
+    data["merge_requests_enabled"] = merge_requests
+    data["wiki_enabled"] = allowed.feature(project.wiki_access_level)
+    data["jobs_enabled"] = allowed.feature(project.builds_access_level)
+    data["snippets_enabled"] = allowed.feature(project.snippets_access_level)
+    data["container_registry_enabled"] = allowed.feature(project.container_registry_access_level)
     data["service_desk_enabled"] = project.service_desk_enabled
-    if can(actor, "admin_issue", project):
+    if allowed("admin_issue"):
         data["service_desk_address"] = None
-    data["can_create_merge_request_in"] = can(actor, "create_merge_request_in", project)
+    data["can_create_merge_request_in"] = allowed("create_merge_request_in")
     for name in ACCESS_LEVEL_FIELDS:
         data[name] = getattr(project, name)
     data["emails_disabled"] = not project.emails_enabled
@@ -251,7 +286,7 @@ def _full(
     data["creator_id"] = project.creator_id
     if project.forked_from_id:
         data["mr_default_target_self"] = False
-    admin = can(actor, "admin_project", project)
+    admin = allowed("admin_project")
     if admin:
         data["import_url"] = None
         data["import_type"] = None
@@ -297,14 +332,14 @@ def _full(
                 ),
             }
         )
-    if can(actor, "read_code", project):
+    if allowed("read_code"):
         data["ci_config_path"] = project.ci_config_path
     data["public_jobs"] = project.public_jobs
     data["shared_with_groups"] = [
         {
             "group_id": link.group_id,
-            "group_name": link.group.name,
-            "group_full_path": link.group.full_path,
+            "group_name": link.group_name,
+            "group_full_path": link.group_full_path,
             "group_access_level": link.group_access,
             "expires_at": iso_date(link.expires_at),
         }
@@ -330,7 +365,7 @@ def _full(
             "issue_branch_template": project.issue_branch_template or None,
         }
     )
-    if statistics and can(actor, "read_statistics", project):
+    if statistics and allowed("read_statistics"):
         # TODO(repository issue): real sizes once repositories exist.
         data["statistics"] = dict.fromkeys(
             (
@@ -388,7 +423,7 @@ def project_entities(
     if simple:
         result = []
         for project in projects:
-            data = _basic(project, batch, license=license)
+            data = _basic(project, batch, _Can(actor, project), license=license)
             if single and (forked := _forked_from(project, batch)) is not None:
                 data["forked_from_project"] = forked
             result.append(data)

@@ -22,7 +22,12 @@ from kiln.core.policy import can
 from kiln.core.urls import base_url
 
 
-def user_basic(user: User, request: HttpRequest | None) -> dict[str, Any]:
+def user_basic(
+    user: User, request: HttpRequest | None, *, base: str | None = None
+) -> dict[str, Any]:
+    """`base`: the request's `base_url`, when the caller presenting a page has it already."""
+    if base is None:
+        base = base_url(request)
     return {
         "id": user.pk,
         "username": user.username,
@@ -31,7 +36,7 @@ def user_basic(user: User, request: HttpRequest | None) -> dict[str, Any]:
         "state": user.state,
         "locked": user.access_locked,
         "avatar_url": None,
-        "web_url": f"{base_url(request)}/{user.username}",
+        "web_url": f"{base}/{user.username}",
     }
 
 
