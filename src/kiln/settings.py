@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
     "kiln.core",
@@ -123,6 +124,7 @@ MIDDLEWARE = [
     "kiln.ops.middleware.RequestContextMiddleware",
     "kiln.ops.middleware.RawPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -130,6 +132,7 @@ MIDDLEWARE = [
     "kiln.ops.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "kiln.web.middleware.WebMiddleware",
 ]
 
 ROOT_URLCONF = "kiln.urls"
@@ -146,6 +149,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "kiln.web.context.site",
             ],
         },
     },
@@ -182,6 +186,7 @@ SESSION_COOKIE_SECURE = EXTERNAL_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_TRUSTED_ORIGINS = [EXTERNAL_URL] if EXTERNAL_URL else []
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "kiln.web.views.errors.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 LANGUAGE_CODE = "en-us"
@@ -190,7 +195,10 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/assets/"
-STATIC_ROOT = DATA_DIR / "static"
+# The UI's assets are vendored in kiln/web/static and served by WhiteNoise straight from the
+# package (no collectstatic step, no CDN: the site works offline).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # Uploads: Django spools to disk above this; the API caps total sizes per endpoint.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

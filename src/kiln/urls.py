@@ -17,3 +17,8 @@ urlpatterns = [
     path("", include("kiln.githttp.urls")),
     path("", include("kiln.web.urls")),
 ]
+
+handler400 = "kiln.web.views.errors.bad_request"
+handler403 = "kiln.web.views.errors.forbidden"
+handler404 = "kiln.web.views.errors.not_found"
+handler500 = "kiln.web.views.errors.server_error"

@@ -202,6 +202,12 @@ def find_namespace(ref: str | int) -> Namespace | None:
     return next(iter(qs.alias(lp=Lower("full_path")).filter(lp=text.lower())[:1]), None)
 
 
+def find_namespace_by_path(full_path: str) -> Namespace | None:
+    """A namespace by full path only (case-insensitive; `123` is a path here, not an id)."""
+    qs = Namespace.objects.select_related("parent", "owner")
+    return next(iter(qs.alias(lp=Lower("full_path")).filter(lp=full_path.lower())[:1]), None)
+
+
 def get_group_for(actor: Actor, ref: str | int, *, action: str = "read_group") -> Namespace:
     """The group if the actor may see it and do `action` to it; else 404 as if missing."""
     group = find_namespace(ref)

@@ -1,0 +1,5 @@
+"""Routes of the ci pages (see kiln.web.urls)."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
