@@ -369,3 +369,74 @@ def test_commit_identity_does_not_come_from_the_machine(local: LocalGitStore, re
     assert tag.tagger is not None
     assert tag.tagger.name == ALICE.name
     assert threading.active_count() >= 1
+
+
+def test_v2_capability_advertisement_is_what_git_prints(local: LocalGitStore, repo: str) -> None:
+    def spawned() -> bytes:
+        proc = local.start_service(
+            relative_path=repo,
+            service=GitService.UPLOAD_PACK,
+            stateless_rpc=True,
+            advertise_refs=True,
+            git_protocol="version=2",
+        )
+        return proc.communicate()[0]
+
+    first = local.capability_advertisement(
+        relative_path=repo, service=GitService.UPLOAD_PACK, git_protocol="version=2"
+    )
+    again = local.capability_advertisement(
+        relative_path=repo, service=GitService.UPLOAD_PACK, git_protocol="version=2"
+    )
+    assert first is not None
+    assert first == again == spawned()
+    assert first.startswith(b"000eversion 2\n") and b"ls-refs" in first
+    # v0/v1 and receive-pack advertise refs: the caller must start git.
+    for service, protocol in [
+        (GitService.UPLOAD_PACK, None),
+        (GitService.UPLOAD_PACK, "version=1"),
+        (GitService.RECEIVE_PACK, "version=2"),
+    ]:
+        assert (
+            local.capability_advertisement(
+                relative_path=repo, service=service, git_protocol=protocol
+            )
+            is None
+        )
+    # A change to the repository's configuration is a new advertisement, not a stale one.
+    run_git(local.root / repo, "config", "uploadpack.allowAnySHA1InWant", "true")
+    changed = local.capability_advertisement(
+        relative_path=repo, service=GitService.UPLOAD_PACK, git_protocol="version=2"
+    )
+    assert changed == spawned()
+
+
+@pytest.mark.parametrize("walk_max", [2000, 2])
+def test_new_commits_match_rev_list(
+    local: LocalGitStore, repo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, walk_max: int
+) -> None:
+    """In-process walks and git's rev-list (used beyond `_WALK_MAX`) count the same commits."""
+    from kiln.gitstore.local import push
+
+    monkeypatch.setattr(push, "_WALK_MAX", walk_max)
+    work = tmp_path / "work"
+    run_git(tmp_path, "init", "--quiet", "--initial-branch=main", str(work))
+    bare = str(local.root / repo)
+    shas = []
+    for index in range(5):
+        (work / "f.txt").write_text(f"{index}\n")
+        run_git(work, "add", "f.txt")
+        run_git(work, "commit", "--quiet", "-m", f"c{index}", "--date", f"@{1700000000 + index}")
+        shas.append(run_git(work, "rev-parse", "HEAD").strip())
+    run_git(work, "push", "--quiet", bare, f"{shas[2]}:refs/heads/main")
+    run_git(work, "push", "--quiet", bare, f"{shas[4]}:refs/heads/feature")
+    # An update: old..new.
+    count, commits = local.new_commits(relative_path=repo, new=shas[4], old=shas[2], limit=20)
+    assert count == 2
+    assert [c.id for c in commits] == [shas[4], shas[3]]
+    # A new branch: what no other branch had (main holds c0..c2).
+    count, commits = local.new_commits(relative_path=repo, new=shas[4], old=None, limit=1)
+    assert count == 2
+    assert [c.id for c in commits] == [shas[4]]
+    expected = run_git(Path(bare), "rev-list", shas[4], f"^{shas[2]}").split()
+    assert expected == [shas[4], shas[3]]

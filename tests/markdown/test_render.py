@@ -317,6 +317,7 @@ def test_plain_text_and_first_line() -> None:
     ids=["http", "mailto", "long-pending", "inline-diff", "dollar-math", "email", "images"],
 )
 def test_pathological_input_renders_in_bounded_time(text: str) -> None:
-    started = time.perf_counter()
+    # CPU time of this process, not wall time: other work on the machine must not fail it.
+    started = time.process_time()
     render(text)
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5

@@ -133,11 +133,15 @@ def info_refs(request: HttpRequest, repo: str) -> HttpResponse | StreamingHttpRe
     except KilnError as exc:
         return _denied(exc)
     git_protocol = _git_protocol(request)
-    proc = _start(project, service, actor, advertise=True, git_protocol=git_protocol)
-    output, errors = proc.communicate()
-    if proc.returncode != 0:
-        log.error("advertise failed", extra={"project_id": project.pk, "stderr": errors[-500:]})
-        return _text(500, "The repository could not be read.")
+    output = store().capability_advertisement(  # type: ignore[attr-defined]
+        relative_path=ensure_repository(project), service=service, git_protocol=git_protocol
+    )
+    if output is None:
+        proc = _start(project, service, actor, advertise=True, git_protocol=git_protocol)
+        output, errors = proc.communicate()
+        if proc.returncode != 0:
+            log.error("advertise failed", extra={"project_id": project.pk, "stderr": errors[-500:]})
+            return _text(500, "The repository could not be read.")
     head = b""
     if git_protocol != "version=2":
         head = _pkt_line(f"# service={name}\n") + b"0000"

@@ -39,7 +39,8 @@ def register_push_listener(listener: PushListener) -> PushListener:
     return listener
 
 
-def _notify_push_listeners(pushes: list[Push]) -> None:
+def notify_push_listeners(pushes: list[Push]) -> None:
+    """Run every push listener on saved pushes (the `process_pushes` task calls this)."""
     for listener in list(_PUSH_LISTENERS):
         try:
             listener(pushes)
@@ -169,7 +170,7 @@ def record_push(
         saved = Push.objects.bulk_create(pushes)
         sync_project_state(project, changes=changes)
         transaction.on_commit(lambda: _after_push(project.pk))
-        transaction.on_commit(lambda: _notify_push_listeners(saved))
+        transaction.on_commit(lambda: _process_pushes_later(saved))
     return []
 
 
@@ -201,6 +202,19 @@ def sync_project_state(project: Project, *, changes: list[RefChange] | None = No
     locked.save(update_fields=fields)
     project.empty_repo, project.default_branch = locked.empty_repo, locked.default_branch
     return locked
+
+
+def _process_pushes_later(pushes: list[Push]) -> None:
+    """Hand the listeners' work (pipelines, merge request refreshes, events, webhooks) to the
+    background worker, as GitLab's PostReceive job does: `git push` returns as soon as the
+    refs moved and the push is recorded, not after every reaction to it."""
+    from kiln.repositories.tasks import process_pushes
+
+    try:
+        process_pushes.enqueue([push.pk for push in pushes])
+    except Exception:  # noqa: BLE001  (no queue: react now rather than never)
+        log.warning("could not queue push processing; running it inline")
+        notify_push_listeners(pushes)
 
 
 def _after_push(project_id: int) -> None:

@@ -114,9 +114,9 @@ def test_hostile_inputs_fail_fast() -> None:
         + "job: {extends: .e0, script: x}\n",
     ]
     for text in cases:
-        started = time.monotonic()
+        started = time.process_time()  # CPU time: other work on the machine must not count
         run(text, context(project_variables={"X": "a" * 100_000 + "b"}))
-        assert time.monotonic() - started < 3, text[:40]
+        assert time.process_time() - started < 3, text[:40]
 
 
 _KEYWORDS = [

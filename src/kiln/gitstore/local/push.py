@@ -7,10 +7,15 @@ those exact places are accepted, so a hook's word can never point git at another
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import pygit2
+import pygit2.enums
 
 from kiln.gitstore.errors import GitCommandError, InvalidArgument
 from kiln.gitstore.local.convert import as_commit, to_commit
@@ -21,6 +26,8 @@ from kiln.gitstore.types import Commit, PushInspection
 __all__ = ["PushOps"]
 
 _QUARANTINE_PREFIX = "tmp_objdir-incoming-"
+# Up to this many new commits are walked in process; beyond, git counts them.
+_WALK_MAX = 2000
 
 
 def _inside(path: str, root: Path, git_dir: Path) -> Path:
@@ -111,6 +118,17 @@ class PushOps(LocalCore):
                     target = repo.references[name].resolve().peel(None).id
                     if str(target) != new:
                         exclusions.append(str(target))
+        # Most pushes add a few commits: walk them in process (no git to start); a push of a
+        # long history is counted by git, which is faster there.
+        with self._open(relative_path) as repo:
+            walker = repo.walk(new, pygit2.enums.SortMode.TIME)
+            for oid in exclusions:
+                with contextlib.suppress(KeyError, ValueError, pygit2.GitError):
+                    walker.hide(oid)
+            found = list(itertools.islice(walker, _WALK_MAX + 1))
+            if len(found) <= _WALK_MAX:
+                newest = [to_commit(commit) for commit in found[: int(limit)]]
+                return len(found), tuple(newest)
         spec = "\n".join([new, *(f"^{oid}" for oid in exclusions)]).encode() + b"\n"
         count = self.git.run(git_dir, ["rev-list", "--count", "--stdin"], stdin=spec)
         total = int(count.stdout.decode().strip() or 0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
@@ -26,6 +27,12 @@ from kiln.gitstore.local.core import LocalCore
 from kiln.gitstore.types import GitService
 
 __all__ = ["TransportOps", "validate_git_protocol"]
+
+# Protocol v2's capability advertisement names no refs: it depends only on git itself and
+# the repository's configuration, so it is computed once per distinct config and reused.
+_V2_ADVERTISEMENTS: dict[tuple[GitService, bytes], bytes] = {}
+_V2_ADVERTISEMENTS_MAX = 64
+_V2_LOCK = threading.Lock()
 
 _GIT_PROTOCOL_RE = re.compile(r"version=[0-2]", re.ASCII)
 _HOOK_ENV_NAME_RE = re.compile(r"(?:KILN|GL)_[A-Z0-9_]+", re.ASCII)
@@ -117,3 +124,35 @@ class TransportOps(LocalCore):
             config=config,
             extra_env=env,
         )
+
+    def capability_advertisement(
+        self, *, relative_path: str, service: GitService, git_protocol: str | None
+    ) -> bytes | None:
+        """What `--stateless-rpc --advertise-refs` prints for a protocol v2 upload-pack request
+        (the capabilities, no refs), without starting git after the first time; None when the
+        answer depends on the refs (v0/v1, receive-pack: the caller starts git)."""
+        if git_protocol != "version=2" or service is not GitService.UPLOAD_PACK:
+            return None
+        try:
+            config = (self._git_dir(relative_path) / "config").read_bytes()
+        except OSError:
+            return None
+        key = (service, config)
+        cached = _V2_ADVERTISEMENTS.get(key)
+        if cached is not None:
+            return cached
+        proc = self.start_service(
+            relative_path=relative_path,
+            service=service,
+            stateless_rpc=True,
+            advertise_refs=True,
+            git_protocol=git_protocol,
+        )
+        output, _ = proc.communicate()
+        if proc.returncode != 0 or not output.startswith(b"000eversion 2\n"):
+            return None
+        with _V2_LOCK:
+            if len(_V2_ADVERTISEMENTS) >= _V2_ADVERTISEMENTS_MAX:
+                _V2_ADVERTISEMENTS.clear()
+            _V2_ADVERTISEMENTS[key] = output
+        return output
