@@ -22,6 +22,7 @@ SUPPORTED = {
     "failed_login_attempts_unlock_period_in_minutes",
     "kiln_embedded_runner_enabled",
     "max_attachment_size",
+    "max_file_size",
     "max_artifacts_size",
     "max_import_size",
     "max_login_attempts",

@@ -260,3 +260,36 @@ def test_large_chunked_push_and_gzip_fetch(
     clone = tmp_path / "clone"
     git("clone", "-q", url, str(clone))
     assert (clone / "blob.bin").read_bytes() == (work / "blob.bin").read_bytes()
+
+
+def test_file_size_limit(root_gl: gitlab.Gitlab, git_url: str, tmp_path: Path) -> None:
+    """The admin's `max_file_size` (MB) refuses a push bringing a larger file, with GitLab's
+    message; files already in the repository before the limit don't block later pushes."""
+    _project(root_gl, "sized")
+    url = authed(f"{git_url}/root/sized.git", "root", ROOT_TOKEN)
+    work = make_repo(tmp_path / "work")
+    big = "x" * (1024 * 1024 + 1)
+    commit_file(work, "old-big.bin", big)
+    git("push", "-q", url, "main", cwd=work)  # no limit yet
+    settings = root_gl.settings.get()
+    settings.max_file_size = 1
+    settings.save()
+    try:
+        assert root_gl.settings.get().max_file_size == 1
+        before = git("ls-remote", url, cwd=work).stdout
+        commit_file(work, "docs/big file.bin", big + "y")
+        result = git("push", "-q", url, "main", cwd=work, check=False)
+        assert result.returncode != 0
+        assert (
+            'File "docs/big file.bin" is larger than the allowed size of 1 MB. '
+            "Use Git LFS to manage this file." in result.stderr
+        )
+        assert git("ls-remote", url, cwd=work).stdout == before  # nothing moved
+        # A small change on top of the old big file goes through, also on a new branch.
+        git("reset", "-q", "--hard", "HEAD~1", cwd=work)
+        commit_file(work, "small.txt", "small")
+        git("push", "-q", url, "main", cwd=work)
+        git("push", "-q", url, "main:feature", cwd=work)
+    finally:
+        settings.max_file_size = 0
+        settings.save()

@@ -390,7 +390,8 @@ def test_v2_capability_advertisement_is_what_git_prints(local: LocalGitStore, re
     )
     assert first is not None
     assert first == again == spawned()
-    assert first.startswith(b"000eversion 2\n") and b"ls-refs" in first
+    assert first.startswith(b"000eversion 2\n")
+    assert b"ls-refs" in first
     # v0/v1 and receive-pack advertise refs: the caller must start git.
     for service, protocol in [
         (GitService.UPLOAD_PACK, None),

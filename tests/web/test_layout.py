@@ -60,9 +60,7 @@ def test_namespace_routes_follow_visibility(
 
 
 @pytest.mark.parametrize("width", [360, 1280])
-def test_sign_in_in_the_browser(
-    page: Any, sign_in: Any, server_url: str, width: int
-) -> None:
+def test_sign_in_in_the_browser(page: Any, sign_in: Any, server_url: str, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 800})
     sign_in(server_url)
     assert page.url.rstrip("/") == server_url

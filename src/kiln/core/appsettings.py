@@ -167,6 +167,7 @@ FIELDS: dict[str, Field] = {
     "max_import_size": _NON_NEGATIVE,
     "receive_max_input_size": Field("int?", minimum=1),
     "repository_size_limit": Field("int", minimum=0, maximum=MAX_BIGINT),
+    "max_file_size": Field("int", minimum=0, maximum=MAX_INT),
     "allow_local_requests_from_web_hooks_and_services": _BOOL,
     "allow_local_requests_from_system_hooks": _BOOL,
     "shared_runners_enabled": _BOOL,

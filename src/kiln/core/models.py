@@ -52,6 +52,8 @@ class ApplicationSetting(models.Model):
     max_import_size = models.PositiveIntegerField(default=0)
     receive_max_input_size = models.PositiveIntegerField(null=True, blank=True, default=None)
     repository_size_limit = models.PositiveBigIntegerField(default=0)
+    # Largest file a push may bring, in MB (GitLab's push rule `max_file_size`); 0: no limit.
+    max_file_size = models.PositiveIntegerField(default=0)
 
     # Outbound requests (webhooks, integrations, system hooks).
     allow_local_requests_from_web_hooks_and_services = models.BooleanField(default=False)

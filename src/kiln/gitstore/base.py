@@ -322,8 +322,10 @@ class GitStore(abc.ABC):
         relative_path: str,
         changes: Sequence[tuple[str, str, str]],
         git_env: Mapping[str, str] | None = None,
+        max_blob_bytes: int = 0,
     ) -> PushInspection:
-        """Facts about a push held by pre-receive: which of ``(old, new, ref)`` are forced.
+        """Facts about a push held by pre-receive: which of ``(old, new, ref)`` are forced,
+        and (when ``max_blob_bytes`` > 0) which files new to the repository are larger.
 
         ``git_env`` carries the hook's quarantine directories (``GIT_OBJECT_DIRECTORY``,
         ``GIT_ALTERNATE_OBJECT_DIRECTORIES``, ``GIT_QUARANTINE_PATH``); each must lie inside

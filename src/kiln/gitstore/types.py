@@ -285,3 +285,5 @@ class PushInspection:
     """What the pre-receive check needs to know about the pushed objects."""
 
     forced_refs: tuple[str, ...]
+    # New files above the size limit asked for, as (path, size in bytes); empty when none.
+    oversized_files: tuple[tuple[str, int], ...] = ()

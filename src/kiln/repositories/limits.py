@@ -14,3 +14,10 @@ def max_push_bytes() -> int:
     except ImportError:
         megabytes = 0
     return (megabytes or DEFAULT_MAX_PUSH_MB) * 1024 * 1024
+
+
+def max_file_bytes() -> int:
+    """The largest file a push may bring (`max_file_size`, MB); 0: no limit."""
+    from kiln.core.appsettings import current
+
+    return int(getattr(current(), "max_file_size", 0) or 0) * 1024 * 1024

@@ -4,6 +4,7 @@ pre-receive and post-receive callbacks do."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
@@ -18,6 +19,7 @@ from kiln.projects.models import Project
 from kiln.repositories import access
 from kiln.repositories.access import GitAccessDenied, Protocol, PushFacts, RefChange
 from kiln.repositories.hooktoken import HookClaims
+from kiln.repositories.limits import max_file_bytes
 from kiln.repositories.models import ProtectedBranch, ProtectionLevel, Push
 from kiln.repositories.storage import repo_path, store
 
@@ -105,12 +107,20 @@ def pre_receive(
             relative_path=repo_path(project),
             changes=[(c.old, c.new, c.ref) for c in changes],
             git_env=dict(git_env),
+            max_blob_bytes=max_file_bytes(),
         )
     except (InvalidArgument, InvalidRef) as exc:
         log.warning("push refused: %s", exc, extra={"project_id": project.pk})
         raise GitAccessDenied(
             "The push could not be checked and was refused.", status=400
         ) from None
+    if inspection.oversized_files:
+        path = json.dumps(inspection.oversized_files[0][0], ensure_ascii=False)
+        megabytes = max_file_bytes() // (1024 * 1024)
+        raise GitAccessDenied(
+            f"File {path} is larger than the allowed size of {megabytes} MB. "
+            "Use Git LFS to manage this file."
+        )
     facts = PushFacts(forced_refs=frozenset(inspection.forced_refs))
     access.check_changes(actor, project, changes, facts, protocol=Protocol(claims.protocol))
 

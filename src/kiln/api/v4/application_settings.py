@@ -62,6 +62,7 @@ class ApplicationSettingsUpdate(Schema):
     max_import_size: int | None = None
     receive_max_input_size: int | None = None
     repository_size_limit: int | None = None
+    max_file_size: int | None = None
     allow_local_requests_from_web_hooks_and_services: bool | None = None
     allow_local_requests_from_hooks_and_services: bool | None = None
     allow_local_requests_from_system_hooks: bool | None = None

@@ -74,6 +74,7 @@ class PushOps(LocalCore):
         relative_path: str,
         changes: Sequence[tuple[str, str, str]],
         git_env: Mapping[str, str] | None = None,
+        max_blob_bytes: int = 0,
     ) -> PushInspection:
         git_dir = self._git_dir(relative_path)
         env = quarantine_env(git_dir, git_env or {})
@@ -95,7 +96,45 @@ class PushOps(LocalCore):
                     command=["merge-base"],
                     stderr=result.stderr.decode(errors="replace"),
                 )
-        return PushInspection(forced_refs=tuple(forced))
+        oversized: tuple[tuple[str, int], ...] = ()
+        if max_blob_bytes > 0:
+            tips = [validate_oid(new, allow_zero=True) for _, new, _ in changes]
+            oversized = self._oversized_blobs(
+                git_dir, env, [tip for tip in tips if tip != ZERO_OID], max_blob_bytes
+            )
+        return PushInspection(forced_refs=tuple(forced), oversized_files=oversized)
+
+    def _oversized_blobs(
+        self, git_dir: Path, env: Mapping[str, str], tips: Sequence[str], limit: int
+    ) -> tuple[tuple[str, int], ...]:
+        """Blobs reachable from the pushed tips but from no existing ref (the files this push
+        brings), larger than `limit` bytes, with a path each was pushed at."""
+        if not tips:
+            return ()
+        # The tips are validated object ids, never options; refs do not move until pre-receive
+        # accepts, so `--all` is what the repository already had.
+        listed = self._run_env(git_dir, ["rev-list", "--objects", *tips, "--not", "--all"], env)
+        if listed.returncode != 0:
+            raise GitCommandError(
+                "git failed", command=["rev-list"], stderr=listed.stderr.decode(errors="replace")
+            )
+        checked = self._run_env(
+            git_dir,
+            ["cat-file", "--batch-check=%(objecttype) %(objectsize) %(rest)"],
+            env,
+            stdin=listed.stdout,
+        )
+        if checked.returncode != 0:
+            raise GitCommandError(
+                "git failed", command=["cat-file"], stderr=checked.stderr.decode(errors="replace")
+            )
+        found: dict[str, int] = {}
+        for line in checked.stdout.decode("utf-8", "replace").splitlines():
+            kind, _, rest = line.partition(" ")
+            size_text, _, path = rest.partition(" ")
+            if kind == "blob" and size_text.isdigit() and int(size_text) > limit:
+                found.setdefault(path, int(size_text))
+        return tuple(sorted(found.items()))
 
     def new_commits(
         self, *, relative_path: str, new: str, old: str | None, limit: int = 20

@@ -26,4 +26,3 @@ def show(request: HttpRequest, full_path: str) -> HttpResponse:
         return groups.show(request, full_path)
     except (NotFound, Forbidden) as exc:
         raise Http404(full_path) from exc
-
