@@ -6,8 +6,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 
-from kiln.ops.context import request_id
-
 
 def _api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
@@ -44,5 +42,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if _api(request):
         return JsonResponse({"message": "500 Internal Server Error"}, status=500)
     # No context processors: whatever failed may fail again while rendering the page.
-    html = loader.get_template("web/errors/500.html").render({"request_id": request_id.get()})
+    # The request id is set by the request middleware (kiln.ops) before any view runs.
+    rid = getattr(request, "request_id", "")
+    html = loader.get_template("web/errors/500.html").render({"request_id": rid})
     return HttpResponse(html, status=500)
