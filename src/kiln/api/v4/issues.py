@@ -16,7 +16,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from kiln.api.v4.auth import actor_of, require_admin, require_user
-from kiln.api.v4.pagination import paginated
+from kiln.api.v4.pagination import paginated, rows_from
 from kiln.api.v4.params import CommaIntList, CommaList, Params, PathStr
 from kiln.api.v4.presenters.issues import (
     issue_entities,
@@ -220,7 +220,7 @@ def _present_list(
             page, request, actor, project=project, with_labels_details=query.with_labels_details
         )
 
-    return paginated(request, response, qs, present)
+    return paginated(request, response, qs, present, rows=rows_from(qs))
 
 
 # --- lists ---------------------------------------------------------------------------------

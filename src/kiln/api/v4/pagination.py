@@ -37,3 +37,15 @@ def paginated(
     for name, value in page.headers.items():
         response[name] = value
     return list(present(page.items))
+
+
+def rows_from(queryset: QuerySet[Any]) -> RowLoader:
+    """A row loader for `paginated`: the page is chosen by primary key over the filtered,
+    ordered queryset (no joins for related rows), then only its rows are loaded, with the
+    queryset's joins and annotations, in page order."""
+
+    def load(ids: list[Any]) -> list[Any]:
+        found = {obj.pk: obj for obj in queryset.order_by().filter(pk__in=ids)}
+        return [found[pk] for pk in ids if pk in found]
+
+    return load
