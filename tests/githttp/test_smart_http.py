@@ -293,3 +293,27 @@ def test_file_size_limit(root_gl: gitlab.Gitlab, git_url: str, tmp_path: Path) -
     finally:
         settings.max_file_size = 0
         settings.save()
+
+
+def test_developer_pushes_the_first_commit_then_protection_applies(
+    root_gl: gitlab.Gitlab, git_url: str, make_user: Any, tmp_path: Path
+) -> None:
+    """As on GitLab, where the default branch is protected once its first push lands: a
+    Developer creates the default branch of an empty repository, then may no longer push it."""
+    group = root_gl.groups.create({"name": "Crew", "path": "crew"})
+    developer, dev_gl = make_user("firstdev")
+    group.members.create({"user_id": developer.pk, "access_level": 30})
+    dev_gl.projects.create({"name": "Blank", "namespace_id": group.id})
+    url = authed(f"{git_url}/crew/blank.git", "firstdev", "password-123")
+    work = make_repo(tmp_path / "work")
+    git("push", "-q", url, "main", cwd=work)
+    commit_file(work, "next.txt", "next")
+    result = git("push", "-q", url, "main", cwd=work, check=False)
+    assert (
+        "You are not allowed to push code to protected branches on this project." in result.stderr
+    )
+    # A project a Developer creates with a README has it.
+    readme = dev_gl.projects.create(
+        {"name": "Docs", "namespace_id": group.id, "initialize_with_readme": True}
+    )
+    assert readme.files.get("README.md", ref="main").file_name == "README.md"

@@ -61,9 +61,14 @@ def level_allows(actor: Actor, project: Project, level: int) -> bool:
 
 def can_push_to_branch(actor: Actor, project: Project, branch: str) -> bool:
     """Pushing (or creating) `branch`: Developer on unprotected branches, else the rules say."""
+    developer = actor.is_admin or project_access_level(actor, project) >= AccessLevel.DEVELOPER
     rules = branch_rules(project, branch)
     if not rules:
-        return actor.is_admin or project_access_level(actor, project) >= AccessLevel.DEVELOPER
+        return developer
+    # GitLab's `user_can_push_to_empty_repo?`: its default branch is protected once the first
+    # push lands, so until then a Developer creates it (e.g. a project with a README).
+    if project.empty_repo and developer:
+        return True
     return any(level_allows(actor, project, r.push_access_level) for r in rules)
 
 
