@@ -1,9 +1,11 @@
 """`kiln`: serve, web, worker, migrate, check, token, user.
 
 `kiln serve` is the one-command start: it migrates, seeds the administrator on the first start
-only, then runs the web server, the background worker and (unless KILN_SSH_LISTEN is empty)
-the SSH server as child processes supervised as one unit: if one dies, all stop; one Ctrl-C
-(or SIGTERM) stops all cleanly.
+only, then runs the web server, the background worker, (unless KILN_SSH_LISTEN is empty) the
+SSH server and (unless the application setting `kiln_embedded_runner_enabled` is off) the
+embedded CI runner (kiln.ops.embedded_runner, started once the web server answers) as child
+processes supervised as one unit: if one dies, all stop; one Ctrl-C (or SIGTERM) stops all
+cleanly.
 """
 
 from __future__ import annotations
@@ -83,7 +85,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # Settings changed through the web processes reach the worker's cache at once.
     appsettings.use_change_signal(shared.host_store())
 
-    call_command("db_worker", interval=args.interval, verbosity=0)
+    # Periodic work (pipeline schedules, stuck jobs, expired artifacts) is enqueued by a small
+    # scheduler thread and run by the task worker below (kiln.ci.periodic).
+    from kiln.ci import periodic
+
+    stop = periodic.start_thread()
+    try:
+        call_command("db_worker", interval=args.interval, verbosity=0)
+    finally:
+        stop.set()
     return 0
 
 
@@ -119,11 +129,27 @@ def _terminate(children: list[subprocess.Popen[bytes]], deadline: float = 15.0) 
             child.wait()
 
 
+def _answers(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310 (our own http URL)
+            return int(answer.status) == 200
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # The system checks load every URL route; the web server does that once anyway.
     cmd_migrate(args, skip_checks=True)
     seed()
     from django.conf import settings
+
+    from kiln.ops import embedded_runner
+
+    runner_argv = embedded_runner.prepare(Path(settings.DATA_DIR), settings.LISTEN)
+    health_url = embedded_runner.local_url(settings.LISTEN) + "/-/health"
 
     stop_requested = False
 
@@ -147,6 +173,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Kiln is serving on http://{settings.LISTEN} (Ctrl-C stops it)", flush=True)
     status = 0
     while not stop_requested:
+        if runner_argv is not None and _answers(health_url):
+            # The runner starts once the web server answers, so its first request succeeds.
+            child = subprocess.Popen(runner_argv, preexec_fn=_child_setup)
+            children.append(child)
+            names[child.pid] = "runner"
+            runner_argv = None
         for child in children:
             if child.poll() is not None:
                 print(
@@ -228,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
     sub.add_parser("web", help="run the web server only").set_defaults(func=cmd_web)
     p = sub.add_parser("worker", help="run the background worker only")
-    p.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    p.add_argument("--interval", type=float, default=0.2, help="seconds between polls")
     p.set_defaults(func=cmd_worker)
     p = sub.add_parser("migrate", help="apply database migrations")
     p.add_argument("-v", "--verbose", action="store_true")

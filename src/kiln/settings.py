@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "kiln.notes",
     "kiln.issues",
     "kiln.merge_requests",
+    "kiln.notifications",
     "kiln.ci",
     "kiln.web",
 ]
@@ -204,6 +205,26 @@ WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+
+# Email (notifications): SMTP when KILN_SMTP_HOST is set, else printed to the console.
+EMAIL_HOST = os.environ.get("KILN_SMTP_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST_USER = os.environ.get("KILN_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("KILN_SMTP_PASSWORD", "")
+# KILN_SMTP_TLS: STARTTLS after connecting; KILN_SMTP_SSL: TLS from the first byte (465).
+EMAIL_USE_TLS = env_bool("KILN_SMTP_TLS", default=False)
+EMAIL_USE_SSL = env_bool("KILN_SMTP_SSL", default=False)
+EMAIL_PORT = env_int("KILN_SMTP_PORT", 465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25)
+EMAIL_TIMEOUT = env_int("KILN_SMTP_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = os.environ.get(
+    "KILN_EMAIL_FROM",
+    f"kiln@{urlsplit(EXTERNAL_URL).hostname or 'localhost'}",
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 _redis_url = os.environ.get("KILN_REDIS_URL", "")
 if _redis_url:

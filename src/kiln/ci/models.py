@@ -70,6 +70,17 @@ class Pipeline(models.Model):
     committed_at = models.DateTimeField(null=True, blank=True)
     duration = models.PositiveIntegerField(null=True, blank=True)
     queued_duration = models.PositiveIntegerField(null=True, blank=True)
+    # The schedule or trigger token that created it (sources `schedule`, `trigger`).
+    pipeline_schedule = models.ForeignKey(
+        "PipelineSchedule",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="pipelines",
+    )
+    trigger = models.ForeignKey(
+        "PipelineTrigger", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints: ClassVar[list[Any]] = [
@@ -417,3 +428,81 @@ class Variable(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class PipelineSchedule(models.Model):
+    """A cron schedule creating pipelines (source `schedule`) as its owner."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    description = models.CharField(max_length=255)
+    # A full ref (`refs/heads/main`, `refs/tags/v1`) once expanded, as GitLab keeps it.
+    ref = models.CharField(max_length=1024)
+    cron = models.CharField(max_length=255)
+    cron_timezone = models.CharField(max_length=255, default="UTC")
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["active", "next_run_at"], name="ci_schedule_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"schedule {self.pk}"
+
+
+class PipelineScheduleVariable(models.Model):
+    schedule = models.ForeignKey(
+        PipelineSchedule, on_delete=models.CASCADE, related_name="variables"
+    )
+    key = models.CharField(max_length=255)
+    value = models.TextField(blank=True, default="")
+    variable_type = models.CharField(
+        max_length=16, choices=VariableType.choices, default=VariableType.ENV_VAR
+    )
+    raw = models.BooleanField(default=False)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["schedule", "key"], name="ci_schedule_variable_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class PipelineTrigger(models.Model):
+    """A pipeline trigger token (`glptt-`): runs pipelines as its owner. Only the digest is
+    kept; `token_start` is what lists show."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    description = models.CharField(max_length=255, blank=True, default="")
+    token_digest = models.CharField(max_length=64, unique=True)
+    token_start = models.CharField(max_length=16, default="")
+    last_used = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"trigger {self.pk}"
+
+
+class PeriodicRun(models.Model):
+    """When a periodic task of the worker (kiln.ci.periodic) is next due. Workers claim a run
+    by moving `next_run_at` with a compare-and-swap, so several workers run each once."""
+
+    name = models.CharField(max_length=100, unique=True)
+    next_run_at = models.DateTimeField()
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

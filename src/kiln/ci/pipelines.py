@@ -217,6 +217,9 @@ class PipelineInput:
     variables: tuple[tuple[str, str, str], ...] = ()
     # None: unknown (every `changes:` is true); else the paths the push changed.
     changed_paths: Sequence[str] | None = None
+    # The schedule or trigger token creating it (sources `schedule`, `trigger`).
+    schedule_id: int | None = None
+    trigger_id: int | None = None
 
 
 def _is_protected(project: Project, ref: str, *, tag: bool) -> bool:
@@ -506,6 +509,8 @@ def create_pipeline_unchecked(
             commit_info=commit,
             created_at=now,
             committed_at=now,
+            pipeline_schedule_id=spec.schedule_id,
+            trigger_id=spec.trigger_id,
         )
         PipelineVariable.objects.bulk_create(
             PipelineVariable(pipeline=pipeline, key=k, value=v, variable_type=t)
@@ -538,10 +543,59 @@ def create_pipeline_unchecked(
             )
             process_pipeline(pipeline.pk)
             pipeline.refresh_from_db()
+    if isinstance(result, PipelinePlan) and not spec.tag:
+        try:
+            auto_cancel_redundant(pipeline)
+        except Exception:
+            log.exception("auto-canceling older pipelines failed", extra={"id": pipeline.pk})
     return Created(pipeline, result)
 
 
-def _resolve_ref(project: Project, ref: str) -> tuple[str, bool]:
+_AUTO_CANCEL_SOURCES = frozenset(
+    {PipelineSource.PUSH, PipelineSource.WEB, PipelineSource.API, PipelineSource.TRIGGER}
+)
+
+
+def auto_cancel_redundant(pipeline: Pipeline) -> list[int]:
+    """GitLab's auto-cancel of redundant pipelines (`auto_cancel_pending_pipelines`, the
+    `conservative` strategy): an older, unfinished pipeline of the same branch is canceled
+    when none of its jobs that started is non-`interruptible`; its unfinished jobs are
+    canceled. Returns the ids of the canceled pipelines."""
+    project = pipeline.project
+    if project.auto_cancel_pending_pipelines != "enabled":
+        return []
+    if pipeline.source not in _AUTO_CANCEL_SOURCES:
+        return []
+    older = Pipeline.objects.filter(
+        project=project,
+        ref=pipeline.ref,
+        tag=False,
+        pk__lt=pipeline.pk,
+        status__in=list(st.CANCELABLE),
+        source__in=list(_AUTO_CANCEL_SOURCES),
+    ).exclude(sha=pipeline.sha)
+    canceled = []
+    for candidate in older.order_by("pk")[:50]:
+        with transaction.atomic():
+            locked = Pipeline.objects.select_for_update().filter(pk=candidate.pk).first()
+            if locked is None or locked.status not in st.CANCELABLE:
+                continue
+            jobs = list(Job.objects.filter(pipeline_id=candidate.pk, retried=False))
+            started = [j for j in jobs if j.started_at is not None or j.status == st.RUNNING]
+            if any(not (j.options or {}).get("interruptible") for j in started):
+                continue
+            now = timezone.now()
+            Job.objects.filter(
+                pipeline_id=candidate.pk, retried=False, status__in=st.CANCELABLE
+            ).update(status=st.CANCELED, finished_at=now, updated_at=now)
+            process_pipeline(candidate.pk)
+            canceled.append(candidate.pk)
+    if canceled:
+        log.info("auto-canceled redundant pipelines", extra={"ids": canceled, "by": pipeline.pk})
+    return canceled
+
+
+def resolve_ref(project: Project, ref: str) -> tuple[str, bool]:
     """(sha, is_tag) of a branch (tried first, as GitLab) or tag; 400 when neither exists."""
     path = repo_path(project)
     gitstore = store()
@@ -579,7 +633,7 @@ def create_pipeline(
 
     if not policies.can_run_pipelines(actor, project):
         raise Forbidden()
-    sha, tag = _resolve_ref(project, ref)
+    sha, tag = resolve_ref(project, ref)
     if not policies.can_update_ref(actor, project, ref, tag=tag):
         raise Forbidden()
     parsed = tuple(_pipeline_variable(item) for item in variables)
@@ -733,3 +787,9 @@ def get_pipeline(project: Project, pipeline_id: int) -> Pipeline:
     if found is None:
         raise NotFound()
     return found
+
+
+# Shared with schedules and triggers (kiln.ci.schedules, kiln.ci.triggers) and lint.
+_resolve_ref = resolve_ref
+parse_pipeline_variable = _pipeline_variable
+may_set_variables = _may_set_variables

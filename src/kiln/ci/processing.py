@@ -123,6 +123,8 @@ def _pipeline_status(jobs: Iterable[Job]) -> str | None:
 
 def update_pipeline_status(pipeline: Pipeline, jobs: list[Job], now: dt.datetime) -> None:
     status = _pipeline_status(jobs) or pipeline.status
+    if status != pipeline.status:
+        _status_changed(pipeline, status)
     fields = ["status", "updated_at"]
     pipeline.status = status
     started = [j.started_at for j in jobs if j.started_at is not None]
@@ -145,6 +147,22 @@ def update_pipeline_status(pipeline: Pipeline, jobs: list[Job], now: dt.datetime
         pipeline.duration = None
         fields += ["finished_at", "duration"]
     pipeline.save(update_fields=fields)
+
+
+def _status_changed(pipeline: Pipeline, status: str) -> None:
+    """Side effects of a pipeline reaching a new status, after the transaction commits."""
+    if status == st.SUCCESS and not pipeline.tag:
+        pipeline_id = pipeline.pk
+        transaction.on_commit(lambda: _enqueue_success(pipeline_id))
+
+
+def _enqueue_success(pipeline_id: int) -> None:
+    from kiln.ci.tasks import pipeline_succeeded
+
+    try:
+        pipeline_succeeded.enqueue(pipeline_id)
+    except Exception:
+        log.exception("could not enqueue the pipeline success work", extra={"id": pipeline_id})
 
 
 def process_pipeline(pipeline_id: int) -> Pipeline:

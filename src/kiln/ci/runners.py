@@ -339,3 +339,21 @@ def _refresh_keys(runner: Runner) -> None:
     Runner.objects.filter(pk=runner.pk).update(
         queue_keys=runner.queue_keys, config_version=F("config_version") + 1
     )
+
+
+EMBEDDED_RUNNER_DESCRIPTION = "Kiln embedded runner"
+
+
+def create_embedded_runner_unchecked() -> Registered:
+    """The instance runner `kiln serve` runs itself (no actor: the server registers it on its
+    own first start). Untagged jobs only; a `glrt-` token like any created runner."""
+    token = generate(RUNNER_TOKEN_PREFIX)
+    runner = Runner(
+        token_digest=digest(token),
+        runner_type=RunnerType.INSTANCE,
+        registration_type="authenticated_user",
+        description=EMBEDDED_RUNNER_DESCRIPTION,
+        run_untagged=True,
+    )
+    _save_new(runner, project=None, group=None)
+    return Registered(runner, token)

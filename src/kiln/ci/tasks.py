@@ -1,4 +1,5 @@
-"""Background work for CI: delayed jobs coming due, stuck jobs, expired artifacts."""
+"""Background work for CI: delayed jobs coming due, stuck jobs, expired artifacts, pipeline
+schedules; the periodic ones are enqueued by the worker's scheduler (kiln.ci.periodic)."""
 
 from __future__ import annotations
 
@@ -39,28 +40,64 @@ def enqueue_scheduled_job(job_id: int) -> None:
         process_pipeline(job.pipeline_id)
 
 
-@task()
-def drop_stuck_jobs() -> int:
-    """Fail running jobs past their timeout (plus a grace period) whose runner stopped
-    reporting, as `stuck_or_timeout_failure`."""
-    now = timezone.now()
+# GitLab's StuckCiJobsWorker: pending jobs nobody took for a day, scheduled jobs an hour late.
+PENDING_OUTDATED = dt.timedelta(days=1)
+SCHEDULED_OUTDATED = dt.timedelta(hours=1)
+# How long past its timeout a running job may go before the server stops waiting for its runner.
+TIMEOUT_GRACE = dt.timedelta(minutes=15)
+
+
+def _drop(job_ids: list[int], status: str, reason: str, now: dt.datetime) -> int:
     dropped = 0
-    for job in Job.objects.filter(status=st.RUNNING, updated_at__lt=now - STUCK_AFTER).only(
-        "pk", "pipeline_id", "timeout", "started_at"
-    ):
-        limit = dt.timedelta(seconds=(job.timeout or 3600)) + STUCK_AFTER
-        if job.started_at is not None and now - job.started_at < limit:
-            continue
+    for job in Job.objects.filter(pk__in=job_ids).only("pk", "pipeline_id"):
         with transaction.atomic():
-            updated = Job.objects.filter(pk=job.pk, status=st.RUNNING).update(
-                status=st.FAILED,
-                failure_reason="stuck_or_timeout_failure",
-                finished_at=now,
-                updated_at=now,
+            updated = Job.objects.filter(pk=job.pk, status=status).update(
+                status=st.FAILED, failure_reason=reason, finished_at=now, updated_at=now
             )
             if updated:
                 process_pipeline(job.pipeline_id)
                 dropped += 1
+    return dropped
+
+
+@task()
+def drop_stuck_jobs() -> int:
+    """Fail jobs that will never finish on their own (GitLab's StuckCiJobsWorker):
+
+    - running, and the runner stopped reporting an hour ago, or the job is past its timeout
+      by more than a grace period: `stuck_or_timeout_failure` / `job_execution_timeout`;
+    - pending for a day with no runner taking it: `stuck_or_timeout_failure`;
+    - scheduled (delayed) an hour past its time: `stale_schedule`.
+    """
+    now = timezone.now()
+    dropped = 0
+    silent = list(
+        Job.objects.filter(status=st.RUNNING, updated_at__lt=now - STUCK_AFTER).values_list(
+            "pk", flat=True
+        )[:1000]
+    )
+    dropped += _drop(silent, st.RUNNING, "stuck_or_timeout_failure", now)
+    overdue = [
+        job.pk
+        for job in Job.objects.filter(status=st.RUNNING, started_at__isnull=False).only(
+            "pk", "timeout", "started_at"
+        )[:5000]
+        if job.started_at is not None
+        and now - job.started_at > dt.timedelta(seconds=job.timeout or 3600) + TIMEOUT_GRACE
+    ]
+    dropped += _drop(overdue, st.RUNNING, "job_execution_timeout", now)
+    outdated = list(
+        Job.objects.filter(status=st.PENDING, queued_at__lt=now - PENDING_OUTDATED).values_list(
+            "pk", flat=True
+        )[:1000]
+    )
+    dropped += _drop(outdated, st.PENDING, "stuck_or_timeout_failure", now)
+    stale = list(
+        Job.objects.filter(
+            status=st.SCHEDULED, scheduled_at__lt=now - SCHEDULED_OUTDATED
+        ).values_list("pk", flat=True)[:1000]
+    )
+    dropped += _drop(stale, st.SCHEDULED, "stale_schedule", now)
     return dropped
 
 
@@ -72,3 +109,34 @@ def remove_expired_artifacts() -> int:
         artifact.delete()
         storage.delete_artifact(path)
     return len(expired)
+
+
+@task()
+def pipeline_succeeded(pipeline_id: int) -> list[int]:
+    """A branch pipeline succeeded: merge requests set to merge when it succeeds merge."""
+    from kiln.ci.mr_pipelines import merge_after_success
+
+    return merge_after_success(pipeline_id)
+
+
+@task()
+def run_due_pipeline_schedules() -> int:
+    from kiln.ci.schedules import run_due_schedules
+
+    return run_due_schedules()
+
+
+@task()
+def run_pipeline_schedule(schedule_id: int, user_id: int) -> int | None:
+    """POST .../pipeline_schedules/:id/play: the schedule's pipeline now, as who pressed play."""
+    from kiln.accounts.models import User
+    from kiln.ci.models import PipelineSchedule
+    from kiln.ci.schedules import run_schedule
+
+    schedule = (
+        PipelineSchedule.objects.select_related("project__namespace").filter(pk=schedule_id).first()
+    )
+    user = User.objects.filter(pk=user_id).first()
+    if schedule is None:
+        return None
+    return run_schedule(schedule, user)

@@ -26,7 +26,7 @@ from kiln.core.errors import Conflict, Forbidden, NotFound, PlainBadRequest, Val
 from kiln.core.policy import can
 from kiln.events.models import EventAction
 from kiln.events.services import record_event
-from kiln.issues import iids
+from kiln.issues import iids, observers
 from kiln.issues.models import (
     DESCRIPTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -543,6 +543,9 @@ def _update_assignees(
     IssueAssignee.objects.filter(issue=issue, user_id__in=removed).delete()
     IssueAssignee.objects.bulk_create([IssueAssignee(issue=issue, user_id=u) for u in added])
     changed.append("assignees")
+    observers.notify_after_commit(
+        issue, "reassign", actor, {"previous": list(current), "current": list(target)}
+    )
     parts = []
     if added:
         parts.append(f"assigned to {_user_refs(added)}")
@@ -695,6 +698,7 @@ def _new_mentions(actor: Actor, issue: Issue, old_text: str) -> None:
     now = mentioned_user_ids(issue.description, project=issue.project)
     fresh = [u for u in now if u not in before]
     if fresh:
+        observers.notify_after_commit(issue, "mention", actor, {"user_ids": fresh})
         todos.create_mention_todos(
             author=actor,
             noteable=issue,
@@ -1046,10 +1050,12 @@ def unlink_issues(*, actor: Actor, issue: Issue, link: IssueLink) -> IssueLink:
 
 
 def _hooks(actor: Actor, issue: Issue, action: str) -> None:
-    """Issue webhooks after commit (confidential issues go to confidential_issue_hooks)."""
+    """Issue webhooks after commit (confidential issues go to confidential_issue_hooks), and
+    the issue listeners (notifications)."""
     from kiln.issues import hooks
 
     hooks.issue_hook(actor, issue, action)
+    observers.notify_after_commit(issue, action, actor)
 
 
 def cached_description_html(issue: Issue) -> str:

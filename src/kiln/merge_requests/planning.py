@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kiln.core.actor import Actor
 from kiln.events import services as events
@@ -63,30 +63,33 @@ def user_notes_counts(ids: list[int]) -> dict[int, int]:
     return dict(notes.user_notes_counts(NOTEABLE_TYPE, ids))
 
 
-def mark_outdated_diff_notes(mr: MergeRequest) -> None:
+def mark_outdated_diff_notes(mr: MergeRequest, actor: Actor | None = None) -> None:
     from kiln.notes import services as notes
 
-    notes.mark_outdated_diff_notes(noteable=mr, head_sha=mr.diff_head_sha)
+    notes.mark_outdated_diff_notes(noteable=mr, head_sha=mr.diff_head_sha, actor=actor)
 
 
 def move_diff_notes(mr: MergeRequest, version: MergeRequestDiff) -> int:
     """Move diff notes whose line a push left alone to the new version (the others read as
-    outdated). Needs the notes package's `update_diff_note_position`; returns how many moved.
+    outdated); returns how many moved.
     """
     from kiln.merge_requests import positions
     from kiln.notes import noteables
     from kiln.notes import services as notes
     from kiln.notes.models import NoteType
 
-    updater = getattr(notes, "update_diff_note_position", None)
-    if updater is None:
-        return 0
     moved = 0
     diff_notes = notes.notes_of(noteables.type_of(mr), mr).filter(note_type=NoteType.DIFF)
+    threads: dict[str, list[Any]] = {}
     for note in diff_notes.order_by("id"):
-        traced = positions.trace(mr, dict(note.position or {}), version)
-        if traced is not None:
-            updater(note=note, position=traced)
+        threads.setdefault(note.discussion_id, []).append(note)
+    # One trace per thread: its replies share the first note's position.
+    for thread in threads.values():
+        traced = positions.trace(mr, dict(thread[0].position or {}), version)
+        if traced is None:
+            continue
+        for note in thread:
+            notes.update_diff_note_position(note=note, position=traced)
             moved += 1
     return moved
 
@@ -106,13 +109,19 @@ def mention_todos(actor: Actor, mr: MergeRequest, text: str, skip: Iterable[int]
     todos.create_mention_todos(author=actor, noteable=mr, text=text, skip_user_ids=list(skip))
 
 
+def new_mentions(mr: MergeRequest, old_text: str, new_text: str) -> list[int]:
+    """Users `new_text` mentions that `old_text` did not."""
+    from kiln.notes.mentions import mentioned_user_ids
+
+    before = set(mentioned_user_ids(old_text, project=mr.project))
+    return [u for u in mentioned_user_ids(new_text, project=mr.project) if u not in before]
+
+
 def delete_notes(mr: MergeRequest) -> None:
-    """Notes, awards, todos of a merge request being deleted (when notes offers it)."""
+    """Notes, awards, todos and subscriptions of a merge request being deleted."""
     from kiln.notes import services as notes
 
-    remover = getattr(notes, "delete_noteable_notes", None)
-    if remover is not None:
-        remover(noteable=mr)
+    notes.delete_noteable_notes(noteable=mr)
 
 
 def participant_ids(mr: MergeRequest) -> list[int]:

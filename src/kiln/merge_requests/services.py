@@ -436,6 +436,10 @@ def apply_changes(
 
     if (description := changes.get("description")) is not None and description != mr.description:
         planning.mention_todos(actor, mr, _new_text(mr.description, description))
+        if notify:
+            fresh = planning.new_mentions(mr, mr.description, description)
+            if fresh:
+                hooks.notify_after_commit(mr, "mention", actor, {"user_ids": fresh})
         mr.description = description
         mr.last_edited_at = timezone.now()
         fields |= {"description", "last_edited_at"}
@@ -497,8 +501,8 @@ def apply_changes(
         _change_milestone(actor, mr, changes["milestone_id"], fields)
 
     _change_labels(actor, mr, changes)
-    _change_people(actor, mr, changes, kind="assignee")
-    _change_people(actor, mr, changes, kind="reviewer")
+    _change_people(actor, mr, changes, kind="assignee", notify=notify)
+    _change_people(actor, mr, changes, kind="reviewer", notify=notify)
 
     state_event = changes.get("state_event")
     if state_event == "close" and mr.state == MergeRequestState.OPENED:
@@ -629,7 +633,9 @@ def _change_labels(actor: Actor, mr: MergeRequest, changes: dict[str, Any]) -> N
     planning.record_label_changes(actor, mr, added, removed)
 
 
-def _change_people(actor: Actor, mr: MergeRequest, changes: dict[str, Any], *, kind: str) -> None:
+def _change_people(
+    actor: Actor, mr: MergeRequest, changes: dict[str, Any], *, kind: str, notify: bool = True
+) -> None:
     model: Any = MergeRequestAssignee if kind == "assignee" else MergeRequestReviewer
     replace, add, remove = (
         changes.get(f"{kind}_ids"),
@@ -655,6 +661,10 @@ def _change_people(actor: Actor, mr: MergeRequest, changes: dict[str, Any], *, k
         return
     model.objects.filter(merge_request=mr, user_id__in=removed).delete()
     model.objects.bulk_create([model(merge_request=mr, user_id=i) for i in added])
+    if notify:
+        # Not a webhook action (webhooks ignore it): for notifications of the change.
+        action = "reassign" if kind == "assignee" else "review_request"
+        hooks.notify_after_commit(mr, action, actor, {"previous": current, "current": wanted})
     planning.assignment_todos(actor, mr, added, review=kind == "reviewer")
     users = {u.pk: u for u in User.objects.filter(pk__in=added + removed)}
     parts = []
@@ -855,7 +865,7 @@ def _refresh_source(actor: Actor, mr: MergeRequest) -> None:
                 reset_approvals(mr=mr)
             MergeRequest.objects.filter(pk=mr.pk).update(merge_error=None)
             planning.move_diff_notes(mr, version)
-            planning.mark_outdated_diff_notes(mr)
+            planning.mark_outdated_diff_notes(mr, actor)
             hooks.notify_after_commit(mr, "update", actor, {"oldrev": old_head})
 
 

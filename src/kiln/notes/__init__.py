@@ -56,9 +56,13 @@ Contract for the packages that use notes (stable; changes are announced in this 
      system_note_metadata action ("assignee", "label", "milestone", "title", "description",
      "closed", "reopened", "merged", "commit", "cross_reference", "locked", "unlocked",
      "approved", "unapproved", "reviewer", "requested_changes", "outdated", ...).
-   - `mark_outdated_diff_notes(*, noteable, head_sha)`: diff notes whose position head is
-     not `head_sha` are shown as outdated in `/discussions` (no write needed: the API
-     compares positions with the noteable's current diff refs, see `position_is_current`).
+   - `mark_outdated_diff_notes(*, noteable, head_sha, actor=None)`: diff notes whose
+     position head is not `head_sha` are shown as outdated in `/discussions` (no write
+     needed: the API compares positions with the noteable's current diff refs, see
+     `position_is_current`); when the project has `resolve_outdated_diff_discussions`, their
+     unresolved threads are resolved by `actor`.
+   - `update_diff_note_position(*, note, position)`: a diff note moved to a newer version
+     (its line untouched by a push); `original_position` keeps where it was written.
 
 3. Reads (`kiln.notes.queries`), already filtered for the actor (internal notes need
    Reporter+ in the project (or admin); notes on invisible noteables never show):

@@ -406,12 +406,44 @@ def resolve_discussion(
     return discussion
 
 
-def mark_outdated_diff_notes(*, noteable: Any, head_sha: str) -> int:
-    """Nothing to write: a diff note is outdated when its position's head is not the
-    noteable's current head (see `position_is_current`). Returns how many are outdated."""
+def mark_outdated_diff_notes(*, noteable: Any, head_sha: str, actor: Actor | None = None) -> int:
+    """A diff note is outdated when its position's head is not the noteable's current head
+    (see `position_is_current`): nothing to write for that. When the project resolves
+    outdated threads (`resolve_outdated_diff_discussions`), the unresolved threads that became
+    outdated are resolved, by `actor` (the pusher). Returns how many notes are outdated."""
     nt = noteables.type_of(noteable)
     qs = notes_of(nt, noteable).filter(note_type=NoteType.DIFF)
-    return sum(1 for n in qs if not position_is_current(n, head_sha))
+    outdated = [n for n in qs if not position_is_current(n, head_sha)]
+    project = nt.project_of(noteable)
+    if outdated and nt.resolvable and project.resolve_outdated_diff_discussions:
+        discussions = {n.discussion_id for n in outdated if n.resolvable and n.resolved_at is None}
+        if discussions:
+            notes_of(nt, noteable).filter(
+                discussion_id__in=discussions, resolvable=True, resolved_at__isnull=True
+            ).update(
+                resolved_at=timezone.now(),
+                resolved_by=actor.user if actor is not None else None,
+            )
+    return len(outdated)
+
+
+def update_diff_note_position(*, note: Note, position: dict[str, Any]) -> Note:
+    """Move a diff note to `position` in a newer version of its merge request (a push left
+    its line alone; see `kiln.merge_requests.positions.trace`). `original_position` keeps
+    where it was written; `line_code` follows the new lines. No authorization: called by the
+    push refresh. Inside the caller's transaction."""
+    if note.note_type != NoteType.DIFF:
+        raise ValueError("only diff notes have a position")
+    note.position = dict(position)
+    if note.original_position is None:
+        note.original_position = note.position
+    note.line_code = _line_code(note.position)
+    Note.objects.filter(pk=note.pk).update(
+        position=note.position,
+        original_position=note.original_position,
+        line_code=note.line_code,
+    )
+    return note
 
 
 def position_is_current(note: Note, head_sha: str) -> bool:

@@ -75,6 +75,25 @@ def _check_repositories(problems: list[str], *, repair: bool) -> None:
         print("repositories: ok")
 
 
+def _check_embedded_runner(data_dir: Path) -> None:
+    """Say plainly how the embedded runner's jobs are isolated (a warning, not a failure)."""
+    from kiln.core import appsettings
+    from kiln.ops.embedded_runner import isolation
+
+    try:
+        enabled = appsettings.current().kiln_embedded_runner_enabled
+    except Exception:  # noqa: BLE001  (the database check already reported why)
+        return
+    if not enabled:
+        print("embedded runner: off (application setting kiln_embedded_runner_enabled)")
+        return
+    found = isolation(data_dir)
+    if found.safe:
+        print(f"embedded runner: ok ({found.message})")
+    else:
+        print(f"embedded runner: WARNING: {found.message}")
+
+
 def run_checks(*, repair: bool = False) -> int:
     problems: list[str] = []
     data_dir = Path(os.environ.get("KILN_DATA_DIR", "./data")).resolve()
@@ -101,6 +120,7 @@ def run_checks(*, repair: bool = False) -> int:
         print(f"storage: ok ({settings.DATA_DIR})")
     if not problems:
         _check_repositories(problems, repair=repair)
+        _check_embedded_runner(settings.DATA_DIR)
     git = shutil.which("git")
     if git is None:
         problems.append("git: not found on PATH")

@@ -87,12 +87,15 @@ def _register() -> None:
         milestones,
         namespaces,
         notes,
+        notification_settings,
+        pipeline_schedules,
         pipelines,
         projects,
         repository,
         runners_admin,
         tags,
         todos,
+        triggers,
         users,
     )
 
@@ -111,6 +114,8 @@ def _register() -> None:
         internal,
         ci_runner_protocol,
         pipelines,
+        pipeline_schedules,
+        triggers,
         jobs,
         ci_lint,
         ci_variables,
@@ -125,6 +130,7 @@ def _register() -> None:
         todos,
         events,
         markdown,
+        notification_settings,
     ):
         api.add_router("/", module.router)
 

@@ -144,18 +144,18 @@ def pipeline_variables(request: HttpRequest, id: PathStr, pipeline_id: int) -> l
 
 @router.get("/projects/{id}/pipelines/{int:pipeline_id}/test_report")
 def test_report(request: HttpRequest, id: PathStr, pipeline_id: int) -> dict[str, Any]:
+    from kiln.ci import test_reports
+
     project = queries.get_ci_project_for(actor_of(request), id)
-    queries.get_pipeline_for(project, pipeline_id)
-    # JUnit reports are stored; parsing them into a report is a later step.
-    return {
-        "total_time": 0,
-        "total_count": 0,
-        "success_count": 0,
-        "failed_count": 0,
-        "skipped_count": 0,
-        "error_count": 0,
-        "test_suites": [],
-    }
+    return test_reports.test_report(queries.get_pipeline_for(project, pipeline_id))
+
+
+@router.get("/projects/{id}/pipelines/{int:pipeline_id}/test_report_summary")
+def test_report_summary(request: HttpRequest, id: PathStr, pipeline_id: int) -> dict[str, Any]:
+    from kiln.ci import test_reports
+
+    project = queries.get_ci_project_for(actor_of(request), id)
+    return test_reports.test_report_summary(queries.get_pipeline_for(project, pipeline_id))
 
 
 @router.post("/projects/{id}/pipelines/{int:pipeline_id}/retry", response={201: dict[str, Any]})

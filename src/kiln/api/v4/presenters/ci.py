@@ -18,7 +18,18 @@ from django.utils import timezone
 from kiln.api.v4.presenters.common import iso
 from kiln.api.v4.presenters.users import user_basic
 from kiln.ci import statuses as st
-from kiln.ci.models import ArtifactType, Job, JobArtifact, Pipeline, Runner, RunnerType, Variable
+from kiln.ci.models import (
+    ArtifactType,
+    Job,
+    JobArtifact,
+    Pipeline,
+    PipelineSchedule,
+    PipelineScheduleVariable,
+    PipelineTrigger,
+    Runner,
+    RunnerType,
+    Variable,
+)
 from kiln.ci.queries import ONLINE_WINDOW, STALE_WINDOW, dependencies_of
 from kiln.ci.variables import JobVariable
 from kiln.core.urls import base_url
@@ -51,6 +62,9 @@ def _detailed_status(status: str, path: str) -> dict[str, Any]:
         "illustration": None,
         "favicon": f"/assets/ci_favicons/favicon_status_{status}.png",
     }
+
+
+detailed_status = _detailed_status
 
 
 # --- pipelines ----------------------------------------------------------------------------------
@@ -503,4 +517,60 @@ def job_request_payload(
             "token_mask_prefixes": ["glpat-", "glcbt-", "glrt-", "GR1348941"],
             "failure_reasons": list(st.FAILURE_REASONS),
         },
+    }
+
+
+# --- pipeline schedules and trigger tokens ------------------------------------------------------
+
+
+def schedule_entity(schedule: PipelineSchedule, request: HttpRequest | None) -> dict[str, Any]:
+    """GitLab's `PipelineSchedule`."""
+    return {
+        "id": schedule.pk,
+        "description": schedule.description,
+        "ref": schedule.ref,
+        "cron": schedule.cron,
+        "cron_timezone": schedule.cron_timezone,
+        "next_run_at": iso(schedule.next_run_at),
+        "active": schedule.active,
+        "created_at": iso(schedule.created_at),
+        "updated_at": iso(schedule.updated_at),
+        "owner": user_basic(schedule.owner, request) if schedule.owner is not None else None,
+    }
+
+
+def schedule_variable_entity(row: PipelineScheduleVariable) -> dict[str, Any]:
+    return {
+        "variable_type": row.variable_type,
+        "key": row.key,
+        "value": row.value,
+        "raw": row.raw,
+    }
+
+
+def schedule_details_entity(
+    schedule: PipelineSchedule, request: HttpRequest | None
+) -> dict[str, Any]:
+    """GitLab's `PipelineScheduleDetails`: with the last pipeline and the variables."""
+    data = schedule_entity(schedule, request)
+    last = schedule.pipelines.select_related("project__namespace").order_by("-pk").first()
+    data["last_pipeline"] = pipeline_basic(last, request) if last is not None else None
+    data["variables"] = [schedule_variable_entity(row) for row in schedule.variables.order_by("pk")]
+    data["inputs"] = []
+    return data
+
+
+def trigger_entity(
+    trigger: PipelineTrigger, request: HttpRequest | None, *, token: str | None = None
+) -> dict[str, Any]:
+    """GitLab's `Trigger`; the whole token only in the answer that created it."""
+    return {
+        "id": trigger.pk,
+        "token": token if token is not None else trigger.token_start,
+        "description": trigger.description,
+        "created_at": iso(trigger.created_at),
+        "updated_at": iso(trigger.updated_at),
+        "last_used": iso(trigger.last_used),
+        "expires_at": iso(trigger.expires_at),
+        "owner": user_basic(trigger.owner, request) if trigger.owner is not None else None,
     }

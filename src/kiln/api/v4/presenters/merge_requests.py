@@ -273,8 +273,26 @@ def pipeline_basic(info: hooks.PipelineInfo | None) -> dict[str, Any] | None:
         "created_at": iso(info.created_at),
         "updated_at": iso(info.updated_at),
         "web_url": info.web_url,
-        **{k: v for k, v in info.extra.items() if k != "project_id"},
+        **{k: v for k, v in info.extra.items() if k not in ("project_id", "detail")},
     }
+
+
+def head_pipeline_entity(info: hooks.PipelineInfo | None) -> dict[str, Any] | None:
+    """GitLab's full `Pipeline` entity, as a merge request's `head_pipeline`."""
+    data = pipeline_basic(info)
+    if data is None or info is None:
+        return data
+    detail = dict(info.extra.get("detail") or {})
+    for name in ("started_at", "finished_at", "committed_at"):
+        if name in detail:
+            detail[name] = iso(detail[name])
+    data.update(detail)
+    from urllib.parse import urlsplit
+
+    from kiln.api.v4.presenters.ci import detailed_status
+
+    data["detailed_status"] = detailed_status(info.status, urlsplit(info.web_url).path)
+    return data
 
 
 def merge_request_entity(
@@ -296,9 +314,10 @@ def merge_request_entity(
 
         data["title_html"] = render_title_for(actor, mr.title, project=project)
         data["description_html"] = render_for(actor, mr.description, project=project)
-    pipeline = None
+    pipeline = head = None
     if can(actor, "read_code", project):
-        pipeline = pipeline_basic(hooks.head_pipeline(project, mr.diff_head_sha, mr.source_branch))
+        info = hooks.head_pipeline(project, mr.diff_head_sha, mr.source_branch)
+        pipeline, head = pipeline_basic(info), head_pipeline_entity(info)
     data.update(
         {
             "subscribed": planning.is_subscribed(actor, mr) if actor.user is not None else False,
@@ -307,7 +326,7 @@ def merge_request_entity(
             "latest_build_finished_at": None,
             "first_deployed_to_production_at": None,
             "pipeline": pipeline,
-            "head_pipeline": pipeline,
+            "head_pipeline": head,
             "diff_refs": diff_refs(mr),
             "merge_error": mr.merge_error,
             "first_contribution": False,

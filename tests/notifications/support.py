@@ -1,0 +1,33 @@
+"""Helpers for the notification tests: members with levels, and reading the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gitlab
+
+DEVELOPER, REPORTER, GUEST = 30, 20, 10
+
+
+def member(project: Any, user: Any, level: int = DEVELOPER) -> None:
+    project.members.create({"user_id": user.pk, "access_level": level})
+
+
+def set_level(ugl: gitlab.Gitlab, project_id: int, level: str, **events: bool) -> None:
+    setting = ugl.projects.get(project_id).notificationsettings.get()
+    setting.level = level
+    for name, value in events.items():
+        setattr(setting, name, value)
+    setting.save()
+
+
+def mails_to(outbox: list[Any], user: Any) -> list[Any]:
+    return [m for m in outbox if m.to == [user.email]]
+
+
+def recipients(outbox: list[Any]) -> set[str]:
+    return {address for m in outbox for address in m.to}
+
+
+def header(message: Any, name: str) -> str:
+    return str(message.message()[name] or "")
