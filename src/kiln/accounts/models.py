@@ -17,6 +17,11 @@ class UserState(models.TextChoices):
     BLOCKED_PENDING_APPROVAL = "blocked_pending_approval"
 
 
+# GitLab's colour mode ids -> the names the UI uses.
+COLOR_MODES: dict[int, str] = {1: "light", 2: "dark", 3: "system"}
+DIFF_VIEWS = ("inline", "parallel")
+
+
 class UserManager(BaseUserManager["User"]):
     def get_by_natural_key(self, username: str | None) -> User:
         return self.get(username__iexact=username)
@@ -50,6 +55,14 @@ class User(AbstractBaseUser):
     note = models.TextField(blank=True, default="")
     theme_id = models.PositiveSmallIntegerField(default=1)
     color_scheme_id = models.PositiveSmallIntegerField(default=1)
+    # The UI's colour mode (GitLab's `color_mode_id`: 1 light, 2 dark, 3 follows the system)
+    # and how diffs are shown ("inline" or "parallel", side by side). Kiln follows the system
+    # until the user chooses.
+    color_mode_id = models.PositiveSmallIntegerField(default=3)
+    diff_view = models.CharField(max_length=16, default="inline")
+    # The uploaded avatar's file extension ("png", "jpg", "gif", "webp"); blank: no avatar.
+    # The bytes live in `UserAvatar`, so lists of users need no extra query to link them.
+    avatar_ext = models.CharField(max_length=8, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     # The administrator who created the account (null for seeded or self-registered users).
@@ -106,6 +119,18 @@ class User(AbstractBaseUser):
     @property
     def is_superuser(self) -> bool:
         return self.is_admin
+
+    @property
+    def avatar_path(self) -> str:
+        """The avatar's stable URL path (GitLab's upload path), or "" without one."""
+        if not self.avatar_ext:
+            return ""
+        return f"/uploads/-/system/user/avatar/{self.pk}/avatar.{self.avatar_ext}"
+
+    @property
+    def color_mode(self) -> str:
+        """The UI's colour mode as `<html data-theme>` names it: light, dark or system."""
+        return COLOR_MODES.get(self.color_mode_id, "system")
 
     def has_perm(self, perm: str, obj: object = None) -> bool:
         return self.is_admin and self.is_active
@@ -189,3 +214,18 @@ class SSHKey(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class UserAvatar(models.Model):
+    """A user's uploaded avatar: a small image (size-capped, type checked by its first bytes)."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="avatar"
+    )
+    content_type = models.CharField(max_length=32)
+    data = models.BinaryField()
+    digest = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"avatar of {self.user_id}"

@@ -15,7 +15,7 @@ from django.db.models import Case, Count, IntegerField, Max, Q, QuerySet, Value,
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from kiln.accounts.models import PersonalAccessToken, SSHKey, User, UserState
+from kiln.accounts.models import PersonalAccessToken, SSHKey, User, UserAvatar, UserState
 from kiln.core.actor import Actor
 from kiln.core.errors import NotFound, Unauthorized
 from kiln.core.policy import can
@@ -307,3 +307,33 @@ def get_personal_access_token_for(actor: Actor, token_id: int) -> PersonalAccess
     if actor.is_admin:
         raise NotFound()
     raise Unauthorized()
+
+
+def list_own_personal_access_tokens(actor: Actor, *, active: bool) -> QuerySet[PersonalAccessToken]:
+    """The signed-in user's own tokens (never impersonation ones), active or inactive, newest
+    first, for `/-/user_settings/personal_access_tokens`."""
+    if actor.user is None:
+        raise Unauthorized()
+    qs = PersonalAccessToken.objects.filter(user_id=actor.user.pk, impersonation=False)
+    qs = qs.filter(active_tokens_q()) if active else qs.exclude(active_tokens_q())
+    return qs.order_by("-created_at", "-id")
+
+
+def get_own_personal_access_token(actor: Actor, token_id: int) -> PersonalAccessToken:
+    """One of the signed-in user's own tokens; anyone else's (even to an admin) is 404, as on
+    GitLab's profile page."""
+    token = None
+    if actor.user is not None:
+        token = (
+            PersonalAccessToken.objects.select_related("user")
+            .filter(pk=token_id, user_id=actor.user.pk, impersonation=False)
+            .first()
+        )
+    if token is None:
+        raise NotFound("Personal access token")
+    return token
+
+
+def get_avatar(user_id: int) -> UserAvatar | None:
+    """A user's uploaded avatar. Avatars are public, as on GitLab."""
+    return UserAvatar.objects.filter(user_id=user_id).first()

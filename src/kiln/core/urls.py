@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -16,3 +18,14 @@ def base_url(request: HttpRequest | None = None) -> str:
 
 def absolute_url(path: str, request: HttpRequest | None = None) -> str:
     return base_url(request) + path
+
+
+def ssh_clone_base(base: str) -> str:
+    """The start of an SSH clone URL (`git@host:` or `ssh://git@host:port/`), as the API's
+    `ssh_url_to_repo` builds it: the host of `base`, the port of KILN_SSH_LISTEN."""
+    host = urlsplit(base).hostname or "localhost"
+    listen = str(getattr(settings, "SSH_LISTEN", "") or "")
+    port = listen.rpartition(":")[2] if ":" in listen else "22"
+    if port in ("", "22"):
+        return f"git@{host}:"
+    return f"ssh://git@{host}:{port}/"

@@ -268,6 +268,20 @@ class GitStore(abc.ABC):
         """Whether ``ancestor`` is reachable from ``descendant`` (a commit is its own)."""
 
     @abc.abstractmethod
+    def count_divergence(
+        self, *, relative_path: str, from_revision: str, to_revision: str
+    ) -> tuple[int, int]:
+        """``(behind, ahead)``: commits reachable only from ``from`` and only from ``to``."""
+
+    @abc.abstractmethod
+    def last_commits_for_tree(
+        self, *, relative_path: str, revision: str, path: str = ""
+    ) -> dict[str, Commit]:
+        """For each entry of the directory ``path`` at ``revision``, keyed by its name, the
+        newest commit reachable from ``revision`` that changed it (GitLab's
+        ListLastCommitsForTree), found in one history walk that stops once all are known."""
+
+    @abc.abstractmethod
     def refs_containing(
         self, *, relative_path: str, commit: str, limit: int | None = None
     ) -> ContainingRefs:

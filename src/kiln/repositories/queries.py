@@ -299,9 +299,33 @@ def count_commits(project: Project, commit: Commit, *, first_parent: bool = Fals
     )
 
 
-def commit_diff(project: Project, commit: Commit) -> tuple[DiffFile, ...]:
+def commit_diff(
+    project: Project, commit: Commit, *, paths: Sequence[str] = ()
+) -> tuple[DiffFile, ...]:
+    """The commit's changes; `paths` (already validated) narrows them to those files."""
     return store().commit_diff(
-        relative_path=repository(project), revision=commit.id, max_patch_bytes=MAX_PATCH_BYTES
+        relative_path=repository(project),
+        revision=commit.id,
+        paths=paths,
+        max_patch_bytes=MAX_PATCH_BYTES,
+    )
+
+
+def last_commits_for_tree(project: Project, commit: Commit, path: str) -> dict[str, Commit]:
+    """The last commit of each entry of the directory `path` at `commit`, keyed by name
+    (one history walk; the UI caches the answer by commit id and path)."""
+    try:
+        return store().last_commits_for_tree(
+            relative_path=repository(project), revision=commit.id, path=path.strip("/")
+        )
+    except (PathNotFound, InvalidArgument):
+        raise NotFound("Tree") from None
+
+
+def divergence(project: Project, *, base: Commit, head: Commit) -> tuple[int, int]:
+    """`(behind, ahead)` of `head` against `base`, as the branches page shows them."""
+    return store().count_divergence(
+        relative_path=repository(project), from_revision=base.id, to_revision=head.id
     )
 
 

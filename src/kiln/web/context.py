@@ -52,4 +52,9 @@ def group_or_404(request: HttpRequest, full_path: str, action: str = "read_group
 
 def site(request: HttpRequest) -> dict[str, Any]:
     """Template context for every page."""
-    return {"kiln_version": __version__}
+    context: dict[str, Any] = {"kiln_version": __version__}
+    # The signed-in user's colour mode for <html data-theme> (light, dark or system).
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        context["ui_theme"] = getattr(user, "color_mode", "system")
+    return context

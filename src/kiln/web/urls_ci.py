@@ -1,5 +1,73 @@
-"""Routes of the ci pages (see kiln.web.urls)."""
+"""Routes of the CI/CD pages, under `/<full_path>/-/` (see kiln.web.urls_project and
+kiln.web.views.ci), with GitLab's paths."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from kiln.web.views import ci as views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("pipelines", views.pipelines, name="ci_pipelines"),
+    path("pipelines/new", views.new_pipeline, name="ci_pipeline_new"),
+    path("pipelines/<int:pipeline_id>", views.pipeline_show, name="ci_pipeline"),
+    path("pipelines/<int:pipeline_id>/retry", views.pipeline_retry, name="ci_pipeline_retry"),
+    path("pipelines/<int:pipeline_id>/cancel", views.pipeline_cancel, name="ci_pipeline_cancel"),
+    path("jobs", views.jobs, name="ci_jobs"),
+    path("jobs/<int:job_id>", views.job_show, name="ci_job"),
+    path("jobs/<int:job_id>/trace.json", views.job_trace, name="ci_job_trace"),
+    path("jobs/<int:job_id>/raw", views.job_raw, name="ci_job_raw"),
+    path("jobs/<int:job_id>/retry", views.job_retry, name="ci_job_retry"),
+    path("jobs/<int:job_id>/cancel", views.job_cancel, name="ci_job_cancel"),
+    path("jobs/<int:job_id>/play", views.job_play, name="ci_job_play"),
+    path("jobs/<int:job_id>/erase", views.job_erase, name="ci_job_erase"),
+    path(
+        "jobs/<int:job_id>/artifacts/download",
+        views.artifacts_download,
+        name="ci_artifacts_download",
+    ),
+    path("jobs/<int:job_id>/artifacts/browse", views.artifacts_browse, name="ci_artifacts"),
+    path(
+        "jobs/<int:job_id>/artifacts/browse/<path:path>",
+        views.artifacts_browse,
+        name="ci_artifacts_dir",
+    ),
+    path(
+        "jobs/<int:job_id>/artifacts/file/<path:path>",
+        views.artifacts_file,
+        name="ci_artifacts_file",
+    ),
+    path(
+        "jobs/<int:job_id>/artifacts/raw/<path:path>",
+        views.artifacts_file,
+        name="ci_artifacts_raw",
+    ),
+    path("settings/ci_cd", views.settings_ci_cd, name="ci_settings"),
+    path("variables", views.variable_create, name="ci_variable_create"),
+    path("variables/<int:variable_id>/edit", views.variable_edit, name="ci_variable_edit"),
+    path("variables/<int:variable_id>/delete", views.variable_delete, name="ci_variable_delete"),
+    path("runners", views.runner_create, name="ci_runner_create"),
+    path(
+        "runners/toggle_shared_runners",
+        views.toggle_shared_runners,
+        name="ci_toggle_shared_runners",
+    ),
+    path(
+        "runners/<int:runner_id>/pause",
+        views.runner_action,
+        {"action": "pause"},
+        name="ci_runner_pause",
+    ),
+    path(
+        "runners/<int:runner_id>/resume",
+        views.runner_action,
+        {"action": "resume"},
+        name="ci_runner_resume",
+    ),
+    path(
+        "runners/<int:runner_id>/delete",
+        views.runner_action,
+        {"action": "delete"},
+        name="ci_runner_delete",
+    ),
+    path("ci/lint", views.ci_lint, name="ci_lint"),
+    path("ci/editor", views.ci_lint, name="ci_editor"),
+]

@@ -1,5 +1,33 @@
-"""Routes of the groups pages (see kiln.web.urls)."""
+"""Routes of the groups pages and of the new project page (see kiln.web.urls).
 
-from django.urls import URLPattern, URLResolver
+GitLab's paths: `/groups/new` (`?parent_id=` for a subgroup), `/groups/<path>/-/group_members`,
+`/groups/<path>/-/edit` (with the transfer and delete it posts to), `/groups/<path>` (the old
+URL of a group's overview, now at `/<path>`), and `/projects/new`.
+"""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.urls import URLPattern, URLResolver, path, re_path
+
+from kiln.web.views import groups, new_project
+
+# A group's full path (the same segments as kiln.web.urls.FULL_PATH).
+_GROUP = r"(?P<full_path>[A-Za-z0-9_.][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_.][A-Za-z0-9_.\-]*)*)"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("groups/new", groups.new, name="group_new"),
+    path("projects/new", new_project.new, name="project_new"),
+    re_path(rf"^groups/{_GROUP}/-/group_members$", groups.members, name="group_members"),
+    re_path(
+        rf"^groups/{_GROUP}/-/group_members/(?P<user_id>[0-9]{{1,18}})$",
+        groups.update_member,
+        name="group_member_update",
+    ),
+    re_path(
+        rf"^groups/{_GROUP}/-/group_members/(?P<user_id>[0-9]{{1,18}})/remove$",
+        groups.remove_member,
+        name="group_member_remove",
+    ),
+    re_path(rf"^groups/{_GROUP}/-/edit$", groups.edit, name="group_edit"),
+    re_path(rf"^groups/{_GROUP}/-/transfer$", groups.transfer, name="group_transfer"),
+    re_path(rf"^groups/{_GROUP}/-/delete$", groups.delete, name="group_delete"),
+    re_path(rf"^groups/{_GROUP}/?$", groups.redirect_to_overview, name="group_legacy"),
+]

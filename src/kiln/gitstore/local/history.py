@@ -12,16 +12,21 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pygit2
 
 from kiln.gitstore.errors import InvalidArgument, PathNotFound, RevisionNotFound
+from kiln.gitstore.local.cli import CHUNK_SIZE, stop
 from kiln.gitstore.local.convert import as_commit, decode, to_commit
 from kiln.gitstore.local.core import EMPTY_TREE_ID, LocalCore
 from kiln.gitstore.paths import validate_repo_path
 from kiln.gitstore.types import BlameRange, Commit, CommitStats, ContainingRefs, Contributor
 
 __all__ = ["HistoryOps"]
+
+# At most this many entries of one directory are looked up one by one after the walk.
+_LAST_COMMIT_FALLBACKS = 50
 
 _NUMSTAT_RE = re.compile(rb"(\d+|-)\t(\d+|-)\t")
 
@@ -179,6 +184,103 @@ class HistoryOps(LocalCore):
             old = str(self._commit(repo, ancestor).id)
             new = str(self._commit(repo, descendant).id)
         return self._is_ancestor(git_dir, old, new)
+
+    def count_divergence(
+        self, *, relative_path: str, from_revision: str, to_revision: str
+    ) -> tuple[int, int]:
+        git_dir = self._git_dir(relative_path)
+        with self._open(relative_path) as repo:
+            old = str(self._commit(repo, from_revision).id)
+            new = str(self._commit(repo, to_revision).id)
+        output = self.git.run(
+            git_dir, ["rev-list", "--left-right", "--count", "--end-of-options", f"{old}...{new}"]
+        ).stdout.split()
+        return int(output[0]), int(output[1])
+
+    def last_commits_for_tree(
+        self, *, relative_path: str, revision: str, path: str = ""
+    ) -> dict[str, Commit]:
+        if path:
+            validate_repo_path(path)
+        git_dir = self._git_dir(relative_path)
+        with self._open(relative_path) as repo:
+            commit = self._commit(repo, revision)
+            tree = commit.tree
+            if path:
+                try:
+                    entry = tree[path]
+                except KeyError:
+                    raise PathNotFound("Tree not found.") from None
+                if not isinstance(entry, pygit2.Tree):
+                    raise PathNotFound("Tree not found.")
+                tree = entry
+            wanted = {decode(entry.raw_name or b"") for entry in tree}
+            found = self._walk_last_commits(git_dir, str(commit.id), path, wanted)
+            # Entries no plain commit changed (only a merge did): ask git for each, a few.
+            for name in sorted(wanted - found.keys())[:_LAST_COMMIT_FALLBACKS]:
+                entry_path = f"{path}/{name}" if path else name
+                output = self.git.run(
+                    git_dir,
+                    [
+                        "log",
+                        "-1",
+                        "--format=%H",
+                        "--end-of-options",
+                        str(commit.id),
+                        "--",
+                        entry_path,
+                    ],
+                ).stdout.strip()
+                if output:
+                    found[name] = output.decode()
+            commits: dict[str, Commit] = {}
+            result: dict[str, Commit] = {}
+            for name, oid in found.items():
+                if oid not in commits:
+                    pygit2_commit = as_commit(repo.get(oid))
+                    if pygit2_commit is None:
+                        continue
+                    commits[oid] = to_commit(pygit2_commit)
+                result[name] = commits[oid]
+            return result
+
+    def _walk_last_commits(
+        self, git_dir: Path, commit_id: str, path: str, wanted: set[str]
+    ) -> dict[str, str]:
+        """One `git log --name-only` walk, stopped as soon as every wanted name was seen."""
+        found: dict[str, str] = {}
+        if not wanted:
+            return found
+        prefix = f"{path}/" if path else ""
+        args = ["log", "--format=%x01%H", "--name-only", "--no-renames", "-z"]
+        args += ["--end-of-options", commit_id]
+        if path:
+            args += ["--", path]
+        proc = self.git.popen(git_dir, args)
+        assert proc.stdout is not None
+        current = ""
+        rest = b""
+        try:
+            while len(found) < len(wanted):
+                chunk = proc.stdout.read(CHUNK_SIZE)
+                if not chunk:
+                    break
+                tokens = (rest + chunk).split(b"\0")
+                rest = tokens.pop()
+                for token in tokens:
+                    token = token.lstrip(b"\n")
+                    if token.startswith(b"\x01"):
+                        current = token[1:].decode()
+                        continue
+                    name = decode(token)
+                    if not token or not name.startswith(prefix):
+                        continue
+                    top = name[len(prefix) :].split("/", 1)[0]
+                    if top in wanted and top not in found:
+                        found[top] = current
+        finally:
+            stop(proc)
+        return found
 
     def refs_containing(
         self, *, relative_path: str, commit: str, limit: int | None = None

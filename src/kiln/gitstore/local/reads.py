@@ -22,8 +22,9 @@ __all__ = ["ReadOps"]
 _BINARY_SNIFF_BYTES = 8000
 
 
-def _type_of(entry: pygit2.Object) -> str:
-    mode = int(entry.filemode)
+def _type_of(entry: pygit2.Object, mode: int | None = None) -> str:
+    if mode is None:
+        mode = int(entry.filemode)
     if mode == FileMode.TREE:
         return "tree"
     if mode == FileMode.COMMIT:
@@ -70,14 +71,17 @@ class ReadOps(LocalCore):
         for entry in tree:
             name = decode(entry.raw_name or b"")
             entry_path = f"{prefix}/{name}" if prefix else name
-            kind = _type_of(entry)
+            # One read of the mode: pygit2 builds an enum member on every access, which is
+            # most of the cost of listing a 10k-entry directory.
+            mode = int(entry.filemode)
+            kind = _type_of(entry, mode)
             out.append(
                 TreeEntry(
                     id=str(entry.id),
                     name=name,
                     type=kind,
                     path=entry_path,
-                    mode=mode_string(entry.filemode),
+                    mode=mode_string(mode),
                 )
             )
             if recursive and kind == "tree":
