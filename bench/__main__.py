@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "ratelimit_store": "bench.ratelimit_store",
     "git": "bench.git",
     "ci_idle": "bench.ci_idle",
+    "ci": "bench.ci",
     "web": "bench.web",
     "collab": "bench.collab",
 }

@@ -7,6 +7,7 @@ its own data directory (see kiln.test_settings).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +16,27 @@ import pytest
 
 from tests.support.processes import KilnProcess, database_url, free_port
 from tests.support.server import LiveServer
+
+# Fixtures through which a test reaches the database (every server fixture depends on
+# django_db_setup). pytest-django refuses database access to any other test.
+_DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With KILN_TEST_DATABASE_ONLY=1 (`make test-postgres`), run only the tests that use the
+    database: the others never reach it (pytest-django blocks them), so a second database
+    backend cannot change their outcome; they ran in the SQLite pass."""
+    if os.environ.get("KILN_TEST_DATABASE_ONLY") != "1":
+        return
+    keep, drop = [], []
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        uses_db = bool(names & _DATABASE_FIXTURES) or item.get_closest_marker("django_db")
+        (keep if uses_db else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
 
 ROOT_PASSWORD = "root-password-1"
 ROOT_TOKEN = "glpat-test-root-token-000000"
