@@ -29,7 +29,7 @@ from kiln.labels.queries import labels_by_ids
 from kiln.notes import subscriptions
 from kiln.notes.queries import user_notes_counts
 from kiln.projects.models import Project
-from kiln.web.context import actor_for, project_or_404
+from kiln.web.context import actor_for, group_or_404, project_or_404
 from kiln.web.views import notes as shared
 
 # GitLab's `sort` values of the issue list and what they order by.
@@ -173,6 +173,49 @@ def index(request: HttpRequest, full_path: str) -> HttpResponse:
             "selected_labels": _labels_param(request),
             "params": request.GET,
             "can_create": actor.user is not None and can(actor, "create_issue", project),
+        },
+    )
+
+
+@require_GET
+def group_index(request: HttpRequest, full_path: str) -> HttpResponse:
+    """`/groups/<path>/-/issues`: the issues of the group's projects and subgroups' that the
+    visitor may see (the same query as `GET /groups/:id/issues`)."""
+    group = group_or_404(request, full_path)
+    actor = actor_for(request)
+    f, state, sort = _filters(request)
+    every_state = dataclasses.replace(f, state="all")
+    everything = issue_queries.list_group_issues_for(actor, group, every_state)
+    counts = issue_queries.statistics(everything)
+    listed = issue_queries.list_group_issues_for(actor, group, f).select_related("project")
+    items, page = shared.paginate(request, listed)
+    attach_metadata(items, "Issue")
+    tabs = [
+        {
+            "state": key,
+            "title": title,
+            "count": counts["all" if key == "all" else key],
+            "url": shared.query_with(request, state=key),
+            "current": key == state,
+        }
+        for key, title in STATES
+    ]
+    return render(
+        request,
+        "web/issues/group_index.html",
+        {
+            "group": group,
+            "nav": "issues",
+            "issues": items,
+            "page": page,
+            "tabs": tabs,
+            "state": state,
+            "sort": sort,
+            "sorts": [(key, value[2]) for key, value in SORTS.items()],
+            "labels": [],
+            "milestones": [],
+            "selected_labels": _labels_param(request),
+            "params": request.GET,
         },
     )
 
