@@ -1,5 +1,5 @@
-"""`/groups/<path>/-/issues`: the issues of a group's projects (and subgroups') that the
-visitor may see; private groups answer 404 to outsiders, confidential issues stay hidden."""
+"""`/groups/<path>/-/issues` and `/-/merge_requests`: those of the group's projects (and its
+subgroups') that the visitor may see; 404 for private groups, confidential issues hidden."""
 
 from __future__ import annotations
 
@@ -58,4 +58,27 @@ def test_group_issue_list(gl: gitlab.Gitlab, server_url: str, make_user: Any) ->
     assert "Secret plan" not in as_guest.text  # confidential: not for Guests
 
     assert _session(server_url, "stranger", "password-123").get(url, timeout=30).status_code == 404
+    assert requests.get(url, timeout=30).status_code == 404
+
+
+def test_group_merge_request_list(gl: gitlab.Gitlab, server_url: str, make_user: Any) -> None:
+    group = gl.groups.create({"name": "Yard", "path": "yard", "visibility": "private"})
+    project = gl.projects.create(
+        {"name": "Crane", "namespace_id": group.id, "initialize_with_readme": True}
+    )
+    project.branches.create({"branch": "lift", "ref": "main"})
+    project.files.create(
+        {"file_path": "lift.txt", "branch": "lift", "content": "up", "commit_message": "Lift"}
+    )
+    project.mergerequests.create(
+        {"source_branch": "lift", "target_branch": "main", "title": "Lift <b>higher</b>"}
+    )
+    make_user("outsider")
+    url = f"{server_url}/groups/yard/-/merge_requests"
+    page = _session(server_url, "root", ROOT_PASSWORD).get(url, timeout=30)
+    assert page.status_code == 200
+    assert "Lift &lt;b&gt;higher&lt;/b&gt;" in page.text
+    assert 'href="/yard/crane/-/merge_requests/1"' in page.text
+    assert 'aria-current="page">Merge requests' in page.text
+    assert _session(server_url, "outsider", "password-123").get(url, timeout=30).status_code == 404
     assert requests.get(url, timeout=30).status_code == 404

@@ -7,7 +7,7 @@ URL of a group's overview, now at `/<path>`), and `/projects/new`.
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
-from kiln.web.views import groups, issues, new_project
+from kiln.web.views import groups, issues, merge_requests, new_project
 
 # A group's full path (the same segments as kiln.web.urls.FULL_PATH).
 _GROUP = r"(?P<full_path>[A-Za-z0-9_.][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_.][A-Za-z0-9_.\-]*)*)"
@@ -27,6 +27,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="group_member_remove",
     ),
     re_path(rf"^groups/{_GROUP}/-/issues$", issues.group_index, name="group_issues"),
+    re_path(
+        rf"^groups/{_GROUP}/-/merge_requests$",
+        merge_requests.group_index,
+        name="group_merge_requests",
+    ),
     re_path(rf"^groups/{_GROUP}/-/edit$", groups.edit, name="group_edit"),
     re_path(rf"^groups/{_GROUP}/-/transfer$", groups.transfer, name="group_transfer"),
     re_path(rf"^groups/{_GROUP}/-/delete$", groups.delete, name="group_delete"),

@@ -40,7 +40,7 @@ from kiln.merge_requests.policies import can_read_merge_requests
 from kiln.projects.models import Project
 from kiln.repositories import protection
 from kiln.repositories import queries as repo_queries
-from kiln.web.context import actor_for, project_or_404
+from kiln.web.context import actor_for, group_or_404, project_or_404
 from kiln.web.views import notes as shared
 from kiln.web.views.issues import attach_metadata
 
@@ -841,6 +841,55 @@ def resolve(request: HttpRequest, full_path: str, iid: str, discussion_id: str) 
 @require_POST
 def unresolve(request: HttpRequest, full_path: str, iid: str, discussion_id: str) -> HttpResponse:
     return _resolve(request, full_path, iid, discussion_id, False)
+
+
+@require_GET
+def group_index(request: HttpRequest, full_path: str) -> HttpResponse:
+    """`/groups/<path>/-/merge_requests`: the merge requests of the group's projects and
+    subgroups' that the visitor may see (the query of `GET /groups/:id/merge_requests`)."""
+    group = group_or_404(request, full_path)
+    actor = actor_for(request)
+    f, state, sort = _filters(request)
+    everything = mr_queries.list_group_merge_requests_for(
+        actor, group, dataclasses.replace(f, state="all")
+    )
+    counts = everything.order_by().aggregate(
+        all=Count("pk"),
+        opened=Count("pk", filter=Q(state=MergeRequestState.OPENED)),
+        merged=Count("pk", filter=Q(state=MergeRequestState.MERGED)),
+        closed=Count("pk", filter=Q(state=MergeRequestState.CLOSED)),
+    )
+    listed = mr_queries.list_group_merge_requests_for(actor, group, f).select_related("project")
+    items, page = shared.paginate(request, listed)
+    attach_metadata(items, "MergeRequest")
+    tabs = [
+        {
+            "title": title,
+            "count": counts[key],
+            "url": shared.query_with(request, state=key),
+            "current": key == state,
+        }
+        for key, title in STATES
+    ]
+    return render(
+        request,
+        "web/merge_requests/group_index.html",
+        {
+            "group": group,
+            "nav": "merge_requests",
+            "merge_requests": items,
+            "page": page,
+            "tabs": tabs,
+            "state": state,
+            "sort": sort,
+            "sorts": [(key, value[2]) for key, value in SORTS.items()],
+            "labels": [],
+            "milestones": [],
+            "selected_labels": [n for n in request.GET.getlist("label_name[]") if n],
+            "params": request.GET,
+            "branches": True,
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
