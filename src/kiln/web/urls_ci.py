@@ -1,9 +1,10 @@
 """Routes of the CI/CD pages, under `/<full_path>/-/` (see kiln.web.urls_project and
-kiln.web.views.ci), with GitLab's paths."""
+kiln.web.views.ci, ci_settings), with GitLab's paths."""
 
 from django.urls import URLPattern, URLResolver, path
 
 from kiln.web.views import ci as views
+from kiln.web.views import ci_settings as settings_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("pipelines", views.pipelines, name="ci_pipelines"),
@@ -40,34 +41,38 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.artifacts_file,
         name="ci_artifacts_raw",
     ),
-    path("settings/ci_cd", views.settings_ci_cd, name="ci_settings"),
-    path("variables", views.variable_create, name="ci_variable_create"),
-    path("variables/<int:variable_id>/edit", views.variable_edit, name="ci_variable_edit"),
-    path("variables/<int:variable_id>/delete", views.variable_delete, name="ci_variable_delete"),
-    path("runners", views.runner_create, name="ci_runner_create"),
+    path("settings/ci_cd", settings_views.settings_ci_cd, name="ci_settings"),
+    path("variables", settings_views.variable_create, name="ci_variable_create"),
+    path("variables/<int:variable_id>/edit", settings_views.variable_edit, name="ci_variable_edit"),
+    path(
+        "variables/<int:variable_id>/delete",
+        settings_views.variable_delete,
+        name="ci_variable_delete",
+    ),
+    path("runners", settings_views.runner_create, name="ci_runner_create"),
     path(
         "runners/toggle_shared_runners",
-        views.toggle_shared_runners,
+        settings_views.toggle_shared_runners,
         name="ci_toggle_shared_runners",
     ),
     path(
         "runners/<int:runner_id>/pause",
-        views.runner_action,
+        settings_views.runner_action,
         {"action": "pause"},
         name="ci_runner_pause",
     ),
     path(
         "runners/<int:runner_id>/resume",
-        views.runner_action,
+        settings_views.runner_action,
         {"action": "resume"},
         name="ci_runner_resume",
     ),
     path(
         "runners/<int:runner_id>/delete",
-        views.runner_action,
+        settings_views.runner_action,
         {"action": "delete"},
         name="ci_runner_delete",
     ),
-    path("ci/lint", views.ci_lint, name="ci_lint"),
-    path("ci/editor", views.ci_lint, name="ci_editor"),
+    path("ci/lint", settings_views.ci_lint, name="ci_lint"),
+    path("ci/editor", settings_views.ci_lint, name="ci_editor"),
 ]

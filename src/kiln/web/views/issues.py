@@ -146,16 +146,7 @@ def index(request: HttpRequest, full_path: str) -> HttpResponse:
     )
     items, page = shared.paginate(request, issue_queries.list_project_issues_for(actor, project, f))
     attach_metadata(items, "Issue")
-    tabs = [
-        {
-            "state": key,
-            "title": title,
-            "count": counts["all" if key == "all" else key],
-            "url": shared.query_with(request, state=key),
-            "current": key == state,
-        }
-        for key, title in STATES
-    ]
+    tabs = shared.state_tabs(request, STATES, counts, state)
     return render(
         request,
         "web/issues/index.html",
@@ -190,16 +181,7 @@ def group_index(request: HttpRequest, full_path: str) -> HttpResponse:
     listed = issue_queries.list_group_issues_for(actor, group, f).select_related("project")
     items, page = shared.paginate(request, listed)
     attach_metadata(items, "Issue")
-    tabs = [
-        {
-            "state": key,
-            "title": title,
-            "count": counts["all" if key == "all" else key],
-            "url": shared.query_with(request, state=key),
-            "current": key == state,
-        }
-        for key, title in STATES
-    ]
+    tabs = shared.state_tabs(request, STATES, counts, state)
     return render(
         request,
         "web/issues/group_index.html",

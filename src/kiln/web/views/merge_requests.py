@@ -152,15 +152,7 @@ def index(request: HttpRequest, full_path: str) -> HttpResponse:
         request, mr_queries.list_project_merge_requests_for(actor, project, f)
     )
     attach_metadata(items, "MergeRequest")
-    tabs = [
-        {
-            "title": title,
-            "count": counts[key],
-            "url": shared.query_with(request, state=key),
-            "current": key == state,
-        }
-        for key, title in STATES
-    ]
+    tabs = shared.state_tabs(request, STATES, counts, state)
     labels_selected = [n for n in request.GET.getlist("label_name[]") if n]
     return render(
         request,
@@ -862,15 +854,7 @@ def group_index(request: HttpRequest, full_path: str) -> HttpResponse:
     listed = mr_queries.list_group_merge_requests_for(actor, group, f).select_related("project")
     items, page = shared.paginate(request, listed)
     attach_metadata(items, "MergeRequest")
-    tabs = [
-        {
-            "title": title,
-            "count": counts[key],
-            "url": shared.query_with(request, state=key),
-            "current": key == state,
-        }
-        for key, title in STATES
-    ]
+    tabs = shared.state_tabs(request, STATES, counts, state)
     return render(
         request,
         "web/merge_requests/group_index.html",

@@ -10,6 +10,7 @@ see comes from `kiln.notes.queries`.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -110,6 +111,22 @@ def query_with(request: HttpRequest, **changes: str | None) -> str:
             params[key] = value
     encoded = params.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+def state_tabs(
+    request: HttpRequest, states: Sequence[tuple[str, str]], counts: Mapping[str, int], current: str
+) -> list[dict[str, Any]]:
+    """The state tabs of an issue or merge request list: title, count, link, which is current."""
+    return [
+        {
+            "state": key,
+            "title": title,
+            "count": counts[key],
+            "url": query_with(request, state=key),
+            "current": key == current,
+        }
+        for key, title in states
+    ]
 
 
 def query_string(**params: str) -> str:
