@@ -530,6 +530,20 @@ def test_diff_between_commits_with_limits(store: GitStore, repo: str) -> None:
         ("a.txt", False, False),
         ("b.txt", True, True),
     ]
+    # Asked again (as every reader of a merge request asks), the same answer: the paths and the
+    # limit are part of what is remembered, so neither leaks into another request's diff.
+    again = store.diff(relative_path=repo, from_revision=first.id, to_revision=last.id)
+    assert again == both
+    assert (
+        store.diff(relative_path=repo, from_revision=first.id, to_revision=last.id, paths=["a.txt"])
+        == only_a
+    )
+    assert [
+        d.too_large
+        for d in store.diff(
+            relative_path=repo, from_revision=first.id, to_revision=last.id, max_patch_bytes=100
+        )
+    ] == [False, True]
 
 
 def test_typechange_is_one_diff_entry(

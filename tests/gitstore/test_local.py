@@ -441,3 +441,40 @@ def test_new_commits_match_rev_list(
     assert [c.id for c in commits] == [shas[4]]
     expected = run_git(Path(bare), "rev-list", shas[4], f"^{shas[2]}").split()
     assert expected == [shas[4], shas[3]]
+
+
+def test_diff_cache_is_bounded_by_bytes() -> None:
+    from kiln.gitstore.local.diff import _DiffCache
+    from kiln.gitstore.types import DiffFile
+
+    def files(n: int) -> tuple[DiffFile, ...]:
+        text = "x" * n
+        return (
+            DiffFile(
+                "a",
+                "a",
+                "0" * 40,
+                "1" * 40,
+                "100644",
+                "100644",
+                False,
+                False,
+                False,
+                False,
+                False,
+                text,
+            ),
+        )
+
+    cache = _DiffCache(max_bytes=10_000)
+    for i in range(20):
+        cache.put(("repo", str(i), "b", (), None), files(1_000))
+    kept = [i for i in range(20) if cache.get(("repo", str(i), "b", (), None)) is not None]
+    # The newest ones only, within the bound.
+    assert kept
+    assert kept == list(range(20 - len(kept), 20))
+    assert len(kept) * 1_200 <= 10_000
+    # A diff bigger than a quarter of the cache is not kept (it would evict the rest).
+    cache.put(("repo", "huge", "b", (), None), files(5_000))
+    assert cache.get(("repo", "huge", "b", (), None)) is None
+    assert cache.get(("repo", "19", "b", (), None)) is not None

@@ -100,7 +100,8 @@ def paginate(
     if page == 1 and not has_next:
         total: int | None = len(items)
     else:
-        total = queryset[: COUNT_LIMIT + 1].count()
+        # The order cannot change a count: without it the database need not sort the rows.
+        total = queryset.order_by()[: COUNT_LIMIT + 1].count()
         if total > COUNT_LIMIT:
             total = None
     if total is not None:

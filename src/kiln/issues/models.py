@@ -97,6 +97,8 @@ class Issue(models.Model):
         ]
         indexes: ClassVar[list[Any]] = [
             models.Index(fields=["project", "state", "created_at"]),
+            # The default list order (newest first) of a project's issues, page by page.
+            models.Index(fields=["project", "created_at", "id"], name="issue_project_created"),
             models.Index(fields=["author", "created_at"]),
         ]
 

@@ -185,6 +185,7 @@ class MergeRequest(models.Model):
             models.Index(fields=["project", "state", "target_branch"]),
             models.Index(fields=["author", "state"]),
             models.Index(fields=["created_at"]),
+            models.Index(fields=["project", "created_at", "id"], name="mr_project_created"),
         ]
 
     def __str__(self) -> str:

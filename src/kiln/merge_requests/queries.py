@@ -76,16 +76,19 @@ class MergeRequestFilters:
     non_archived: bool | None = None
 
 
+_RELATED = (
+    "project",
+    "project__namespace",
+    "author",
+    "milestone",
+    "merged_by",
+    "merge_user",
+    "closed_by",
+)
+
+
 def _base(actor: Actor) -> QuerySet[MergeRequest]:
-    return MergeRequest.objects.filter(readable_projects_q(actor)).select_related(
-        "project",
-        "project__namespace",
-        "author",
-        "milestone",
-        "merged_by",
-        "merge_user",
-        "closed_by",
-    )
+    return MergeRequest.objects.filter(readable_projects_q(actor)).select_related(*_RELATED)
 
 
 def visible_merge_requests(actor: Actor) -> QuerySet[MergeRequest]:
@@ -259,7 +262,10 @@ def list_project_merge_requests_for(
     requests are not (the caller found the project with a visibility check)."""
     if not can_read_merge_requests(actor, project):
         raise Forbidden()
-    return _apply(actor, _base(actor).filter(project=project), filters or MergeRequestFilters())
+    # The check above is the whole visibility rule for one project's merge requests: no
+    # subquery over every readable project for each row.
+    qs = MergeRequest.objects.filter(project=project).select_related(*_RELATED)
+    return _apply(actor, qs, filters or MergeRequestFilters())
 
 
 def list_group_merge_requests_for(
@@ -328,12 +334,19 @@ def events_visibility_q(actor: Actor) -> Q:
 def closing_merge_requests_counts(actor: Actor, issue_ids: list[int]) -> dict[int, int]:
     """Per issue, the open or merged merge requests the actor may read that close it (the
     issues package's `merge_requests_count`), in one query."""
-    if not issue_ids:
+    # Most issues of a page are closed by no merge request: find those that are first (one
+    # indexed lookup), so the visibility filter below runs only when there is something to count.
+    closed = set(
+        MergeRequestClosingIssue.objects.filter(issue_id__in=issue_ids).values_list(
+            "issue_id", flat=True
+        )
+    )
+    if not closed:
         return {}
     rows = (
         MergeRequestClosingIssue.objects.filter(
             readable_projects_q(actor, prefix="merge_request__project__"),
-            issue_id__in=issue_ids,
+            issue_id__in=sorted(closed),
             merge_request__state__in=(MergeRequestState.OPENED, MergeRequestState.MERGED),
         )
         .values("issue_id")

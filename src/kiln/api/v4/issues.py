@@ -220,7 +220,8 @@ def _present_list(
             page, request, actor, project=project, with_labels_details=query.with_labels_details
         )
 
-    return paginated(request, response, qs, present, rows=rows_from(qs))
+    rows = queries.project_page_rows(project) if project is not None else rows_from(qs)
+    return paginated(request, response, qs, present, rows=rows)
 
 
 # --- lists ---------------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 """Diffs and compare, from one `git diff --raw -z --patch` run per request.
 
+A diff between two commit ids never changes, so each process keeps the most recent ones
+(`_DiffCache`, bounded by the bytes of their patches): a merge request's changes read by
+everyone who opens it cost one git run, as GitLab's stored merge request diffs do.
+
 The raw section (NUL-separated, so paths are exact bytes, never C-quoted) gives paths,
 modes, ids and status; the patch section gives the hunks, in the same order. git prints one
 patch per raw entry, except for a type change (file <-> symlink), which it prints as a
@@ -9,6 +13,8 @@ deletion followed by an addition; both halves are joined into one `DiffFile`.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +132,49 @@ def parse_raw_patch(output: bytes, *, max_patch_bytes: int | None = None) -> lis
     return files
 
 
+_DiffKey = tuple[str, str, str, tuple[str, ...], int | None]
+
+
+class _DiffCache:
+    """The most recently used diffs of this process, up to `max_bytes` of patch text."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[_DiffKey, tuple[tuple[DiffFile, ...], int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: _DiffKey) -> tuple[DiffFile, ...] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+            return found[0]
+
+    def put(self, key: _DiffKey, files: tuple[DiffFile, ...]) -> None:
+        size = sum(len(f.diff) + len(f.old_path) + len(f.new_path) + 200 for f in files)
+        if size > self.max_bytes // 4:
+            return  # one huge diff must not evict everything else
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = (files, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+_CACHE = _DiffCache(max_bytes=64 * 1024 * 1024)
+_FULL_ID_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
 class DiffOps(LocalCore):
     def _diff(
         self,
@@ -139,6 +188,10 @@ class DiffOps(LocalCore):
             raise InvalidArgument("paths must be a sequence of paths.")
         if max_patch_bytes is not None and max_patch_bytes < 0:
             raise InvalidArgument("max_patch_bytes cannot be negative.")
+        cacheable = bool(_FULL_ID_RE.fullmatch(old) and _FULL_ID_RE.fullmatch(new))
+        key: _DiffKey = (str(git_dir), old, new, tuple(paths), max_patch_bytes)
+        if cacheable and (cached := _CACHE.get(key)) is not None:
+            return cached
         args = [
             "diff",
             "--raw",
@@ -158,7 +211,10 @@ class DiffOps(LocalCore):
         if paths:
             args += ["--", *(validate_repo_path(path) for path in paths)]
         output = self.git.run(git_dir, args).stdout
-        return tuple(parse_raw_patch(output, max_patch_bytes=max_patch_bytes))
+        files = tuple(parse_raw_patch(output, max_patch_bytes=max_patch_bytes))
+        if cacheable:
+            _CACHE.put(key, files)
+        return files
 
     def commit_diff(
         self,
