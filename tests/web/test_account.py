@@ -246,6 +246,17 @@ def test_reset_answers_the_same_whether_the_email_exists(
     assert mailoutbox[0].subject == "Reset password instructions"
 
 
+def test_reset_link_ignores_the_requests_host(
+    client: Client, user: Any, mailoutbox: list[Any]
+) -> None:
+    """Host header poisoning: a reset asked for with a forged Host still links to Kiln."""
+    client.post("/users/password", {"email": "alice@example.com"}, HTTP_HOST="evil.example")
+    assert len(mailoutbox) == 1
+    assert "evil.example" not in mailoutbox[0].body
+    base = settings.EXTERNAL_URL or f"http://{settings.LISTEN}"
+    assert f"{base}/users/password/edit?reset_password_token=" in mailoutbox[0].body
+
+
 def test_reset_link_works_once_and_unlocks(
     client: Client, user: Any, mailoutbox: list[Any]
 ) -> None:

@@ -186,7 +186,9 @@ def password_create(request: HttpRequest) -> HttpResponse:
     """Send a reset link, answering the same whether the email belongs to anyone or not."""
     email = request.POST.get("email", "").strip()[:255]
     if email:
-        services.send_password_reset(email=email, base_url=base_url(request))
+        # Never the request's Host: whoever asks for someone else's reset would choose where
+        # the victim's link (and its token) points. KILN_EXTERNAL_URL, or the listen address.
+        services.send_password_reset(email=email, base_url=base_url(None))
     messages.info(request, RESET_SENT)
     return HttpResponseRedirect("/users/sign_in")
 
