@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kiln.accounts import services
+from kiln.accounts import self_service, services
 from kiln.core import appsettings
 from kiln.core.actor import Actor
 from kiln.core.errors import Forbidden, NotFound, PlainForbidden, ValidationFailed
@@ -34,7 +34,7 @@ def settings(**values: Any) -> None:
     row.save()
 
 
-def register(**fields: str) -> services.Registration:
+def register(**fields: str) -> self_service.Registration:
     data = {
         "username": "carol",
         "first_name": "Carol",
@@ -43,7 +43,7 @@ def register(**fields: str) -> services.Registration:
         "password": "carol-password",
         **fields,
     }
-    return services.register_user(**data)
+    return self_service.register_user(**data)
 
 
 def test_register_follows_the_instance_settings(db: None) -> None:
@@ -80,17 +80,17 @@ def test_register_reports_every_field(alice: Any) -> None:
 
 def test_change_password_is_for_oneself(alice: Any, bob: Any) -> None:
     with pytest.raises(NotFound):
-        services.change_password(
+        self_service.change_password(
             actor=Actor.for_user(bob), user=alice, current_password="password-123",
             password="new-password", confirmation="new-password",
         )  # fmt: skip
     with pytest.raises(ValidationFailed) as exc:
-        services.change_password(
+        self_service.change_password(
             actor=Actor.for_user(alice), user=alice, current_password="password-123",
             password="new-password", confirmation="other",
         )  # fmt: skip
     assert exc.value.errors == {"password_confirmation": ["doesn't match Password"]}
-    services.change_password(
+    self_service.change_password(
         actor=Actor.for_user(alice), user=alice, current_password="password-123",
         password="new-password", confirmation="new-password",
     )  # fmt: skip
@@ -99,54 +99,58 @@ def test_change_password_is_for_oneself(alice: Any, bob: Any) -> None:
 
 
 def test_reset_token_is_single_use(alice: Any) -> None:
-    token = services.password_reset_token(alice)
-    assert services.user_for_reset_token(token) == alice
-    services.reset_password(token=token, password="brand-new-1", confirmation="brand-new-1")
-    assert services.user_for_reset_token(token) is None
+    token = self_service.password_reset_token(alice)
+    assert self_service.user_for_reset_token(token) == alice
+    self_service.reset_password(token=token, password="brand-new-1", confirmation="brand-new-1")
+    assert self_service.user_for_reset_token(token) is None
     with pytest.raises(ValidationFailed):
-        services.reset_password(token=token, password="again-new-1", confirmation="again-new-1")
+        self_service.reset_password(token=token, password="again-new-1", confirmation="again-new-1")
 
 
 def test_profile_preferences_and_avatar_need_the_user_or_an_admin(alice: Any, bob: Any) -> None:
     as_bob = Actor.for_user(bob)
     with pytest.raises(NotFound):
-        services.update_profile(actor=as_bob, user=alice, changes={"bio": "hacked"})
+        self_service.update_profile(actor=as_bob, user=alice, changes={"bio": "hacked"})
     with pytest.raises(NotFound):
-        services.update_preferences(actor=as_bob, user=alice, color_mode="dark")
+        self_service.update_preferences(actor=as_bob, user=alice, color_mode="dark")
     with pytest.raises(NotFound):
-        services.set_avatar(actor=as_bob, user=alice, data=b"\x89PNG\r\n\x1a\n")
+        self_service.set_avatar(actor=as_bob, user=alice, data=b"\x89PNG\r\n\x1a\n")
     with pytest.raises(TypeError):
-        services.update_profile(actor=Actor.for_user(alice), user=alice, changes={"is_admin": True})
+        self_service.update_profile(
+            actor=Actor.for_user(alice), user=alice, changes={"is_admin": True}
+        )
     root = services.create_user_unchecked(
         username="root", name="Root", email="root@example.com", password="password-123",
         is_admin=True,
     )  # fmt: skip
-    services.update_profile(actor=Actor.for_user(root), user=alice, changes={"bio": "Potter"})
+    self_service.update_profile(actor=Actor.for_user(root), user=alice, changes={"bio": "Potter"})
     alice.refresh_from_db()
     assert alice.bio == "Potter"
 
 
 def test_image_types_by_magic_bytes() -> None:
-    assert services.image_type(b"\x89PNG\r\n\x1a\nrest") == ("image/png", "png")
-    assert services.image_type(b"\xff\xd8\xff\xdb") == ("image/jpeg", "jpg")
-    assert services.image_type(b"GIF87a...") == ("image/gif", "gif")
-    assert services.image_type(b"RIFF\0\0\0\0WEBPVP8 ") == ("image/webp", "webp")
+    assert self_service.image_type(b"\x89PNG\r\n\x1a\nrest") == ("image/png", "png")
+    assert self_service.image_type(b"\xff\xd8\xff\xdb") == ("image/jpeg", "jpg")
+    assert self_service.image_type(b"GIF87a...") == ("image/gif", "gif")
+    assert self_service.image_type(b"RIFF\0\0\0\0WEBPVP8 ") == ("image/webp", "webp")
     for other in (b"<svg/>", b"<html>", b"RIFF\0\0\0\0WAVE", b"BM", b""):
-        assert services.image_type(other) is None
+        assert self_service.image_type(other) is None
 
 
 def test_own_tokens_only_on_a_web_session(alice: Any) -> None:
     token, _ = services.create_personal_access_token_unchecked(user=alice, name="t", scopes=["api"])
     by_token = Actor(user=alice, scopes=frozenset(["api"]), token=token)
     with pytest.raises(Forbidden):
-        services.create_own_personal_access_token(actor=by_token, name="x", scopes=["api"])
+        self_service.create_own_personal_access_token(actor=by_token, name="x", scopes=["api"])
     with pytest.raises(Forbidden):
-        services.create_own_personal_access_token(actor=Actor.anonymous(), name="x", scopes=["api"])
+        self_service.create_own_personal_access_token(
+            actor=Actor.anonymous(), name="x", scopes=["api"]
+        )
     with pytest.raises(ValidationFailed):
-        services.create_own_personal_access_token(
+        self_service.create_own_personal_access_token(
             actor=Actor.for_user(alice), name="x", scopes=["sudo"]
         )
-    created, value = services.create_own_personal_access_token(
+    created, value = self_service.create_own_personal_access_token(
         actor=Actor.for_user(alice), name="x", scopes=["read_api"]
     )
     assert created.user_id == alice.pk

@@ -135,7 +135,7 @@ def test_open_sign_up_signs_the_new_user_in(client: Client, db: None) -> None:
 
 def test_sign_up_awaiting_approval_cannot_sign_in_until_approved(client: Client, db: None) -> None:
     from kiln.accounts.models import User
-    from kiln.accounts.services import approve_user
+    from kiln.accounts.self_service import approve_user
     from kiln.core.actor import Actor
 
     set_signup(enabled=True, approval=True)
@@ -162,7 +162,7 @@ def test_sign_up_awaiting_approval_cannot_sign_in_until_approved(client: Client,
 
 def test_only_admins_approve_and_only_pending_users(db: None) -> None:
     from kiln.accounts.models import User
-    from kiln.accounts.services import approve_user, reject_user
+    from kiln.accounts.self_service import approve_user, reject_user
     from kiln.core.actor import Actor
     from kiln.core.errors import Conflict, Forbidden
 

@@ -27,7 +27,7 @@ def set_signup(*, approval: bool) -> None:
 
 def test_sign_up_waits_for_approval_then_signs_in(page: Any, server_url: str) -> None:
     from kiln.accounts.models import User
-    from kiln.accounts.services import approve_user
+    from kiln.accounts.self_service import approve_user
     from kiln.core.actor import Actor
 
     set_signup(approval=True)

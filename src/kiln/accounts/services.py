@@ -9,7 +9,6 @@ matching `kiln.core.errors` types. Each write runs in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 import logging
 import re
@@ -19,27 +18,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.hashers import check_password, make_password
-from django.contrib.auth.tokens import default_token_generator
-from django.core.mail import send_mail
 from django.core.management.color import no_style
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.db.models.functions import Lower
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from kiln.accounts import keys as ssh_keys
 from kiln.accounts import tokens
 from kiln.accounts.models import (
-    COLOR_MODES,
-    DIFF_VIEWS,
     PersonalAccessToken,
     SSHKey,
     SSHKeyUsage,
     TokenScope,
     User,
-    UserAvatar,
     UserState,
 )
 from kiln.core import appsettings
@@ -117,7 +109,7 @@ class TokenRevoked(Unauthorized):
 # --- validation helpers -------------------------------------------------------------------
 
 
-def _add(errors: dict[str, list[str]], field: str, messages: Iterable[str]) -> None:
+def add_errors(errors: dict[str, list[str]], field: str, messages: Iterable[str]) -> None:
     for message in messages:
         errors.setdefault(field, []).append(message)
 
@@ -214,38 +206,40 @@ PROFILE_FIELDS = frozenset(
 )
 
 
-def _profile_errors(fields: Mapping[str, Any], *, email: str) -> dict[str, list[str]]:
+def profile_errors(fields: Mapping[str, Any], *, email: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for name, value in fields.items():
         if name in _TEXT_FIELDS:
             if not isinstance(value, str):
-                _add(errors, name, ["is invalid"])
+                add_errors(errors, name, ["is invalid"])
             elif len(value) > _TEXT_FIELDS[name]:
-                _add(errors, name, [f"is too long (maximum is {_TEXT_FIELDS[name]} characters)"])
+                add_errors(
+                    errors, name, [f"is too long (maximum is {_TEXT_FIELDS[name]} characters)"]
+                )
             elif "\x00" in value:
-                _add(errors, name, ["is invalid"])
+                add_errors(errors, name, ["is invalid"])
             elif name == "discord" and value and not _DISCORD.match(value):
-                _add(errors, name, ["must contain only a discord user ID."])
+                add_errors(errors, name, ["must contain only a discord user ID."])
         elif name in _BOOL_FIELDS:
             if not isinstance(value, bool):
-                _add(errors, name, ["is invalid"])
+                add_errors(errors, name, ["is invalid"])
         elif name == "projects_limit":
             if not isinstance(value, int) or isinstance(value, bool):
-                _add(errors, name, ["is not a number"])
+                add_errors(errors, name, ["is not a number"])
             elif value < 0:
-                _add(errors, name, ["must be greater than or equal to 0"])
+                add_errors(errors, name, ["must be greater than or equal to 0"])
             elif value > MAX_INT:
-                _add(errors, name, [f"must be less than or equal to {MAX_INT}"])
+                add_errors(errors, name, [f"must be less than or equal to {MAX_INT}"])
         elif name == "theme_id":
             if value not in THEME_IDS:
-                _add(errors, name, [f"{value} is not a valid theme"])
+                add_errors(errors, name, [f"{value} is not a valid theme"])
         elif name == "color_scheme_id":
             if value not in COLOR_SCHEME_IDS:
-                _add(errors, name, [f"{value} is not a valid color scheme"])
+                add_errors(errors, name, [f"{value} is not a valid color scheme"])
         elif name in ("public_email", "commit_email"):
             # Kiln has no secondary emails: the only verified address is the primary one.
             if value and (not isinstance(value, str) or value.lower() != email.lower()):
-                _add(errors, name, ["must be an email you have verified"])
+                add_errors(errors, name, ["must be an email you have verified"])
         else:
             raise TypeError(f"unknown user attribute {name!r}")
     return errors
@@ -292,19 +286,19 @@ def create_user_unchecked(
     created_by = fields.pop("created_by", None)
     confirmed_at = fields.pop("confirmed_at", timezone.now())
     errors: dict[str, list[str]] = {}
-    _add(errors, "username", username_format_errors(username))
-    _add(errors, "name", name_errors(name))
-    _add(errors, "email", email_format_errors(email))
+    add_errors(errors, "username", username_format_errors(username))
+    add_errors(errors, "name", name_errors(name))
+    add_errors(errors, "email", email_format_errors(email))
     if password is not None:
-        _add(errors, "password", password_errors(password))
+        add_errors(errors, "password", password_errors(password))
     elif require_password:
-        _add(errors, "password", ["can't be blank"])
-    for field, messages in _profile_errors(fields, email=email).items():
-        _add(errors, field, messages)
+        add_errors(errors, "password", ["can't be blank"])
+    for field, messages in profile_errors(fields, email=email).items():
+        add_errors(errors, field, messages)
     username_valid = "username" not in errors
     user_taken = username_valid and _username_taken_by_user(username)
     if username_valid and not user_taken and _username_taken_by_namespace(username):
-        _add(errors, "base", [USERNAME_TAKEN_BY_NAMESPACE])
+        add_errors(errors, "base", [USERNAME_TAKEN_BY_NAMESPACE])
     if _email_taken(email):
         raise Conflict("Email has already been taken")
     if user_taken:
@@ -396,18 +390,18 @@ def update_user(*, actor: Actor, user: User, changes: Mapping[str, Any]) -> User
             raise Conflict("Username has already been taken")
         errors: dict[str, list[str]] = {}
         if username is not None:
-            _add(errors, "username", username_format_errors(username))
+            add_errors(errors, "username", username_format_errors(username))
             if "username" not in errors and _username_taken_by_namespace(username, exclude=user):
-                _add(errors, "base", [USERNAME_TAKEN_BY_NAMESPACE])
+                add_errors(errors, "base", [USERNAME_TAKEN_BY_NAMESPACE])
         if "name" in changes:
-            _add(errors, "name", name_errors(changes["name"] or ""))
+            add_errors(errors, "name", name_errors(changes["name"] or ""))
         if email is not None:
-            _add(errors, "email", email_format_errors(email))
+            add_errors(errors, "email", email_format_errors(email))
         if changes.get("password") is not None:
-            _add(errors, "password", password_errors(changes["password"]))
+            add_errors(errors, "password", password_errors(changes["password"]))
         profile = {k: v for k, v in changes.items() if k in PROFILE_FIELDS}
-        for field, messages in _profile_errors(profile, email=email or user.email).items():
-            _add(errors, field, messages)
+        for field, messages in profile_errors(profile, email=email or user.email).items():
+            add_errors(errors, field, messages)
         if errors:
             raise ValidationFailed(errors)
         old_username = user.username
@@ -480,7 +474,7 @@ def delete_user(*, actor: Actor, user: User, hard_delete: bool = False) -> None:
     log.info("user deleted", extra={"user_id": user.pk, "hard_delete": hard_delete})
 
 
-def _set_state(user: User, state: str) -> None:
+def set_state(user: User, state: str) -> None:
     User.objects.filter(pk=user.pk).update(state=state, updated_at=timezone.now())
     user.state = state
 
@@ -493,7 +487,7 @@ def block_user(*, actor: Actor, user: User) -> bool | None:
         raise Forbidden("The API initiating user cannot be blocked by the API")
     if user.is_blocked:
         return None
-    _set_state(user, UserState.BLOCKED)
+    set_state(user, UserState.BLOCKED)
     return True
 
 
@@ -506,7 +500,7 @@ def unblock_user(*, actor: Actor, user: User) -> bool:
         raise Forbidden("Deactivated users cannot be unblocked by the API")
     if user.state == UserState.ACTIVE:
         return False
-    _set_state(user, UserState.ACTIVE)
+    set_state(user, UserState.ACTIVE)
     return True
 
 
@@ -531,7 +525,7 @@ def deactivate_user(*, actor: Actor, user: User) -> bool | None:
             f"The user you are trying to deactivate has been active in the past "
             f"{DORMANT_PERIOD_DAYS} days and cannot be deactivated"
         )
-    _set_state(user, UserState.DEACTIVATED)
+    set_state(user, UserState.DEACTIVATED)
     return True
 
 
@@ -542,7 +536,7 @@ def activate_user(*, actor: Actor, user: User) -> bool:
     if user.is_blocked:
         raise PlainForbidden("Error occurred. A blocked user must be unblocked to be activated")
     if user.state != UserState.ACTIVE:
-        _set_state(user, UserState.ACTIVE)
+        set_state(user, UserState.ACTIVE)
     return True
 
 
@@ -565,18 +559,18 @@ def add_ssh_key(
     if usage_type not in SSHKeyUsage.values:
         raise ValidationFailed({"usage_type": ["is not included in the list"]})
     errors: dict[str, list[str]] = {}
-    _add(errors, "title", name_errors(title))
+    add_errors(errors, "title", name_errors(title))
     text = ssh_keys.sanitize(key)
     parsed, key_problems = ssh_keys.key_errors(text)
     for field, messages in key_problems.items():
-        _add(errors, field, messages)
+        add_errors(errors, field, messages)
     if expires_at is not None and expires_at <= timezone.now():
-        _add(errors, "key", ["has expired"])
+        add_errors(errors, "key", ["has expired"])
     if (
         parsed is not None
         and SSHKey.objects.filter(fingerprint_sha256=parsed.fingerprint_sha256).exists()
     ):
-        _add(errors, "fingerprint_sha256", ["has already been taken"])
+        add_errors(errors, "fingerprint_sha256", ["has already been taken"])
     if errors or parsed is None:
         raise ValidationFailed(errors)
     try:
@@ -617,18 +611,18 @@ def create_personal_access_token_unchecked(
     """A new token for `user`; returns the row and the value, shown once. Caller authorized."""
     scopes = list(dict.fromkeys(scopes))
     errors: dict[str, list[str]] = {}
-    _add(errors, "name", name_errors(name))
+    add_errors(errors, "name", name_errors(name))
     valid = set(TokenScope.values)
     if not scopes:
-        _add(errors, "scopes", ["can't be blank"])
+        add_errors(errors, "scopes", ["can't be blank"])
     elif [s for s in scopes if s not in valid]:
-        _add(errors, "scopes", ["can only contain available scopes"])
+        add_errors(errors, "scopes", ["can only contain available scopes"])
     if expires_at is not None:
         today = timezone.now().date()
         if expires_at <= today:
-            _add(errors, "expires_at", ["must be in the future"])
+            add_errors(errors, "expires_at", ["must be in the future"])
     if len(description) > 255 or "\x00" in description:
-        _add(errors, "description", ["is too long (maximum is 255 characters)"])
+        add_errors(errors, "description", ["is too long (maximum is 255 characters)"])
     if errors:
         raise ValidationFailed(errors)
     value = value or tokens.generate()
@@ -656,7 +650,7 @@ def _full_messages(errors: Mapping[str, list[str]]) -> str:
     return ", ".join(messages[:-1]) + " and " + messages[-1]
 
 
-def _max_token_expiry() -> dt.date:
+def max_token_expiry() -> dt.date:
     return timezone.now().date() + dt.timedelta(days=MAX_TOKEN_LIFETIME_DAYS)
 
 
@@ -673,7 +667,7 @@ def create_personal_access_token(
     gets the longest lifetime allowed (365 days), as GitLab requires an expiry."""
     if not actor.is_admin:
         raise Forbidden()
-    limit = _max_token_expiry()
+    limit = max_token_expiry()
     if expires_at is not None and expires_at > limit:
         raise Unprocessable(_full_messages({"expires_at": [f"must be before {limit}"]}))
     try:
@@ -704,7 +698,7 @@ def rotate_personal_access_token(
     if not can(actor, "rotate_token", token):
         raise NotFound()
     expiry = expires_at or (timezone.now() + ROTATION_EXPIRY).date()
-    limit = _max_token_expiry()
+    limit = max_token_expiry()
     if expiry > limit:
         raise BadRequest(_full_messages({"expires_at": [f"must be before {limit}"]}))
     with transaction.atomic():
@@ -921,330 +915,3 @@ def seed_root(*, password: str, token_value: str, email: str = "admin@example.co
     _reset_sequences(User)
     log.info("seeded the administrator", extra={"user_id": user.pk})
     return True
-
-
-# --- self-service: sign-up, approval, passwords, profile, preferences, avatar, own tokens ----
-
-SIGNUP_DISABLED = "Sign-up is disabled."
-PASSWORD_CONFIRMATION_MISMATCH = "doesn't match Password"  # noqa: S105 (a message)
-INVALID_CURRENT_PASSWORD = "You must provide a valid current password"  # noqa: S105 (a message)
-NOT_PENDING_APPROVAL = "The user you are trying to approve is not pending approval"
-
-
-@dataclass(frozen=True)
-class Registration:
-    """A new self-registered user, and whether an administrator must approve them first."""
-
-    user: User
-    pending_approval: bool
-
-
-def register_user(
-    *, username: str, first_name: str, last_name: str, email: str, password: str
-) -> Registration:
-    """`/users/sign_up`: anyone may register while the instance allows sign-up.
-
-    Every problem is a field error (`ValidationFailed`), a taken username or email too, so the
-    form can show them all at once. With `require_admin_approval_after_user_signup` the account
-    starts blocked, pending approval, and cannot sign in until an administrator approves it.
-    """
-    settings = appsettings.current()
-    if not settings.signup_enabled:
-        raise PlainForbidden(SIGNUP_DISABLED)
-    errors: dict[str, list[str]] = {}
-    _add(errors, "first_name", name_errors(first_name, max_length=127))
-    _add(errors, "last_name", name_errors(last_name, max_length=127))
-    _add(errors, "username", username_errors(username))
-    _add(errors, "email", email_errors(email))
-    _add(errors, "password", password_errors(password))
-    if errors:
-        raise ValidationFailed(errors)
-    pending = settings.require_admin_approval_after_user_signup
-    try:
-        with transaction.atomic():
-            user = create_user_unchecked(
-                username=username,
-                name=f"{first_name.strip()} {last_name.strip()}",
-                email=email,
-                password=password,
-                external=settings.user_default_external,
-            )
-            if pending:
-                _set_state(user, UserState.BLOCKED_PENDING_APPROVAL)
-    except Conflict as exc:  # lost a race with another sign-up
-        field = "email" if str(exc).startswith("Email") else "username"
-        raise ValidationFailed({field: ["has already been taken"]}) from None
-    log.info("user signed up", extra={"user_id": user.pk, "pending_approval": pending})
-    return Registration(user, pending)
-
-
-def approve_user(*, actor: Actor, user: User) -> User:
-    """GitLab's `Users::ApproveService`: admins only; the user must be pending approval."""
-    if not actor.is_admin:
-        raise Forbidden()
-    with transaction.atomic():
-        locked = User.objects.select_for_update().get(pk=user.pk)
-        if locked.state != UserState.BLOCKED_PENDING_APPROVAL:
-            raise Conflict(NOT_PENDING_APPROVAL)
-        _set_state(locked, UserState.ACTIVE)
-    user.state = UserState.ACTIVE
-    return user
-
-
-def reject_user(*, actor: Actor, user: User) -> None:
-    """GitLab's `Users::RejectService`: deletes a user still pending approval; admins only."""
-    if not actor.is_admin:
-        raise Forbidden()
-    if user.state != UserState.BLOCKED_PENDING_APPROVAL:
-        raise Conflict("You can only reject a user that is pending approval")
-    delete_user(actor=actor, user=user)
-
-
-def _new_password_errors(password: str, confirmation: str) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    _add(errors, "password", password_errors(password))
-    if password != confirmation:
-        _add(errors, "password_confirmation", [PASSWORD_CONFIRMATION_MISMATCH])
-    return errors
-
-
-def change_password(
-    *, actor: Actor, user: User, current_password: str, password: str, confirmation: str
-) -> User:
-    """`/-/user_settings/password`: the user themselves, who must give the current password.
-
-    A new password changes the session hash, so every other session of the user ends (the
-    caller keeps its own with `update_session_auth_hash`).
-    """
-    if actor.user is None or actor.user.pk != user.pk:
-        raise NotFound("User")
-    if len(current_password) > 1024 or not check_password(current_password, user.password):
-        raise ValidationFailed({"current_password": [INVALID_CURRENT_PASSWORD]})
-    errors = _new_password_errors(password, confirmation)
-    if errors:
-        raise ValidationFailed(errors)
-    user.password = make_password(password)
-    User.objects.filter(pk=user.pk).update(password=user.password, updated_at=timezone.now())
-    log.info("password changed", extra={"user_id": user.pk})
-    return user
-
-
-def password_reset_token(user: User) -> str:
-    """The `reset_password_token` of a reset link: the user's id and Django's token, which
-    expires after PASSWORD_RESET_TIMEOUT and stops working once the password (or the last
-    sign-in) changes, so it serves once."""
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    return f"{uid}.{default_token_generator.make_token(user)}"
-
-
-def user_for_reset_token(value: str) -> User | None:
-    """The user a valid, unexpired, unused reset token is for; else None."""
-    if not value or len(value) > 200 or value.count(".") != 1:
-        return None
-    uid, token = value.split(".")
-    try:
-        pk = int(urlsafe_base64_decode(uid).decode("ascii"))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    user = User.objects.filter(pk=pk).first()
-    if user is None or not default_token_generator.check_token(user, token):
-        return None
-    return user
-
-
-def send_password_reset(*, email: str, base_url: str) -> None:
-    """Mail a reset link to the account with this email, if there is one; the caller answers
-    the same either way (GitLab's paranoid mode), so nobody learns which emails exist."""
-    if email_format_errors(email):
-        return
-    user = User.objects.filter(email__iexact=email, bot=False).first()
-    if user is None:
-        return
-    link = f"{base_url}/users/password/edit?reset_password_token={password_reset_token(user)}"
-    body = (
-        f"Hello, {user.name}!\n\n"
-        "Someone, hopefully you, has requested to reset the password for your Kiln account "
-        f"({user.username}).\n\nChange your password: {link}\n\n"
-        "If you did not request this, ignore this email: your password stays the same until "
-        "you open the link above and create a new one.\n"
-    )
-    try:
-        send_mail("Reset password instructions", body, None, [user.email])
-    except OSError:
-        log.exception("could not send the password reset email", extra={"user_id": user.pk})
-
-
-def reset_password(*, token: str, password: str, confirmation: str) -> User:
-    """Set a new password through a reset link; the token then no longer works. A reset also
-    lifts a sign-in lockout, as Devise does."""
-    user = user_for_reset_token(token)
-    if user is None:
-        raise ValidationFailed({"reset_password_token": ["is invalid"]})
-    errors = _new_password_errors(password, confirmation)
-    if errors:
-        raise ValidationFailed(errors)
-    user.password = make_password(password)
-    user.failed_attempts = 0
-    user.locked_at = None
-    user.save(update_fields=["password", "failed_attempts", "locked_at", "updated_at"])
-    log.info("password reset", extra={"user_id": user.pk})
-    return user
-
-
-# What a user may change on their own profile page (admin-only attributes excluded).
-SELF_PROFILE_FIELDS = frozenset(
-    [
-        "name",
-        "public_email",
-        "commit_email",
-        "bio",
-        "location",
-        "organization",
-        "job_title",
-        "website_url",
-        "pronouns",
-        "linkedin",
-        "twitter",
-        "discord",
-        "github",
-        "private_profile",
-    ]
-)
-
-
-def update_profile(*, actor: Actor, user: User, changes: Mapping[str, Any]) -> User:
-    """`/-/profile`: the user (or an admin) changes the profile attributes in `changes`."""
-    if not can(actor, "update_user", user):
-        raise NotFound("User")
-    unknown = set(changes) - SELF_PROFILE_FIELDS
-    if unknown:
-        raise TypeError(f"unknown profile attributes: {sorted(unknown)}")
-    errors: dict[str, list[str]] = {}
-    if "name" in changes:
-        _add(errors, "name", name_errors(changes["name"] or ""))
-    profile = {k: v for k, v in changes.items() if k != "name"}
-    for field, messages in _profile_errors(profile, email=user.email).items():
-        _add(errors, field, messages)
-    if errors:
-        raise ValidationFailed(errors)
-    with transaction.atomic():
-        locked = User.objects.select_for_update().get(pk=user.pk)
-        for field, value in changes.items():
-            setattr(locked, field, value)
-        locked.save()
-        if "name" in changes:
-            Namespace.objects.filter(owner=locked).update(name=locked.name, full_name=locked.name)
-    return locked
-
-
-def update_preferences(
-    *, actor: Actor, user: User, color_mode: str | None = None, diff_view: str | None = None
-) -> User:
-    """`/-/profile/preferences`: colour mode (light, dark, system) and diff view."""
-    if not can(actor, "update_user", user):
-        raise NotFound("User")
-    ids = {name: number for number, name in COLOR_MODES.items()}
-    errors: dict[str, list[str]] = {}
-    if color_mode is not None and color_mode not in ids:
-        _add(errors, "color_mode", ["is not included in the list"])
-    if diff_view is not None and diff_view not in DIFF_VIEWS:
-        _add(errors, "diff_view", ["is not included in the list"])
-    if errors:
-        raise ValidationFailed(errors)
-    fields = ["updated_at"]
-    if color_mode is not None:
-        user.color_mode_id = ids[color_mode]
-        fields.append("color_mode_id")
-    if diff_view is not None:
-        user.diff_view = diff_view
-        fields.append("diff_view")
-    user.save(update_fields=fields)
-    return user
-
-
-# Avatars: GitLab's limit, and the image types accepted, recognized by their first bytes
-# (never by the name or the type the browser claims: an SVG or HTML file is refused).
-AVATAR_MAX_BYTES = 200 * 1024
-AVATAR_TYPES_MESSAGE = (
-    "file format is not supported. Please try one of the following supported formats: "
-    "png, jpg, jpeg, gif, webp"
-)
-
-
-def image_type(data: bytes) -> tuple[str, str] | None:
-    """(content type, extension) of a PNG, JPEG, GIF or WebP image by its magic bytes."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png", "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg", "jpg"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif", "gif"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp", "webp"
-    return None
-
-
-def set_avatar(*, actor: Actor, user: User, data: bytes) -> User:
-    """Upload a new avatar for `user` (themselves or an admin)."""
-    if not can(actor, "update_user", user):
-        raise NotFound("User")
-    if len(data) > AVATAR_MAX_BYTES:
-        raise ValidationFailed({"avatar": ["is too big (should be at most 200 KiB)"]})
-    kind = image_type(data)
-    if kind is None:
-        raise ValidationFailed({"avatar": [AVATAR_TYPES_MESSAGE]})
-    content_type, ext = kind
-    with transaction.atomic():
-        UserAvatar.objects.update_or_create(
-            user=user,
-            defaults={
-                "content_type": content_type,
-                "data": data,
-                "digest": hashlib.sha256(data).hexdigest(),
-            },
-        )
-        User.objects.filter(pk=user.pk).update(avatar_ext=ext, updated_at=timezone.now())
-    user.avatar_ext = ext
-    return user
-
-
-def remove_avatar(*, actor: Actor, user: User) -> User:
-    if not can(actor, "update_user", user):
-        raise NotFound("User")
-    with transaction.atomic():
-        UserAvatar.objects.filter(user=user).delete()
-        User.objects.filter(pk=user.pk).update(avatar_ext="", updated_at=timezone.now())
-    user.avatar_ext = ""
-    return user
-
-
-# Scopes only administrators may give their own tokens.
-ADMIN_ONLY_SCOPES = frozenset({TokenScope.SUDO.value, TokenScope.ADMIN_MODE.value})
-
-
-def create_own_personal_access_token(
-    *,
-    actor: Actor,
-    name: str,
-    scopes: Iterable[str],
-    expires_at: dt.date | None = None,
-    description: str = "",
-) -> tuple[PersonalAccessToken, str]:
-    """`/-/user_settings/personal_access_tokens`: a signed-in user's new token, on a web
-    session only (a token cannot mint tokens). Without an expiry it gets the longest lifetime
-    allowed (365 days); a later one is refused, as GitLab does."""
-    if actor.user is None or actor.scopes is not None or actor.sudoer is not None:
-        raise Forbidden()
-    scopes = list(scopes)
-    if not actor.is_admin and ADMIN_ONLY_SCOPES & set(scopes):
-        raise ValidationFailed({"scopes": ["can only contain available scopes"]})
-    limit = _max_token_expiry()
-    if expires_at is not None and expires_at > limit:
-        raise ValidationFailed({"expires_at": [f"must be before {limit}"]})
-    return create_personal_access_token_unchecked(
-        user=actor.user,
-        name=name,
-        scopes=scopes,
-        expires_at=expires_at or limit,
-        description=description,
-    )

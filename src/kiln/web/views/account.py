@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kiln.accounts import queries, services
+from kiln.accounts import queries, self_service, services
 from kiln.accounts.models import COLOR_MODES, DIFF_VIEWS, SSHKeyUsage, TokenScope, User
 from kiln.core import appsettings
 from kiln.core.errors import ValidationFailed
@@ -151,7 +151,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
-            registration = services.register_user(
+            registration = self_service.register_user(
                 password=request.POST.get("password", ""), **values
             )
         except ValidationFailed as exc:
@@ -188,7 +188,7 @@ def password_create(request: HttpRequest) -> HttpResponse:
     if email:
         # Never the request's Host: whoever asks for someone else's reset would choose where
         # the victim's link (and its token) points. KILN_EXTERNAL_URL, or the listen address.
-        services.send_password_reset(email=email, base_url=base_url(None))
+        self_service.send_password_reset(email=email, base_url=base_url(None))
     messages.info(request, RESET_SENT)
     return HttpResponseRedirect("/users/sign_in")
 
@@ -205,7 +205,7 @@ def password_edit(request: HttpRequest) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
-            services.reset_password(
+            self_service.reset_password(
                 token=token,
                 password=request.POST.get("password", ""),
                 confirmation=request.POST.get("password_confirmation", ""),
@@ -257,12 +257,12 @@ def profile(request: HttpRequest) -> HttpResponse:
         upload = request.FILES.get("avatar")
         try:
             if upload is not None:
-                if upload.size is not None and upload.size > services.AVATAR_MAX_BYTES:
+                if upload.size is not None and upload.size > self_service.AVATAR_MAX_BYTES:
                     raise ValidationFailed({"avatar": ["is too big (should be at most 200 KiB)"]})
-                services.set_avatar(
-                    actor=actor, user=user, data=upload.read(services.AVATAR_MAX_BYTES + 1)
+                self_service.set_avatar(
+                    actor=actor, user=user, data=upload.read(self_service.AVATAR_MAX_BYTES + 1)
                 )
-            user = services.update_profile(actor=actor, user=user, changes=changes)
+            user = self_service.update_profile(actor=actor, user=user, changes=changes)
         except ValidationFailed as exc:
             errors = exc.errors
             for name, value in changes.items():
@@ -286,7 +286,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 @dashboard.signed_in
 @require_POST
 def avatar_remove(request: HttpRequest) -> HttpResponse:
-    services.remove_avatar(actor=actor_for(request), user=_user(request))
+    self_service.remove_avatar(actor=actor_for(request), user=_user(request))
     messages.success(request, "Avatar was successfully removed.")
     return HttpResponseRedirect("/-/profile")
 
@@ -323,7 +323,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
-            services.update_preferences(
+            self_service.update_preferences(
                 actor=actor_for(request),
                 user=user,
                 color_mode=request.POST.get("color_mode") or None,
@@ -364,7 +364,7 @@ def password(request: HttpRequest) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
-            services.change_password(
+            self_service.change_password(
                 actor=actor_for(request),
                 user=user,
                 current_password=request.POST.get("current_password", ""),
@@ -432,7 +432,7 @@ def personal_access_tokens(request: HttpRequest) -> HttpResponse:
         try:
             if errors:
                 raise ValidationFailed(errors)
-            token, value = services.create_own_personal_access_token(
+            token, value = self_service.create_own_personal_access_token(
                 actor=actor,
                 name=values["name"],
                 description=values["description"],
@@ -458,7 +458,7 @@ def personal_access_tokens(request: HttpRequest) -> HttpResponse:
             "scopes": [
                 {"value": v, "help": h, "checked": v in values["scopes"]}
                 for v, h in TOKEN_SCOPES
-                if actor.is_admin or v not in services.ADMIN_ONLY_SCOPES
+                if actor.is_admin or v not in self_service.ADMIN_ONLY_SCOPES
             ],
             "values": values,
             "default_expiry": values["expires_at"] or default_expiry.isoformat(),

@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kiln.accounts import self_service
 from kiln.accounts import services as account_services
 from kiln.accounts.models import User, UserState
 from kiln.accounts.queries import UserFilters, list_users_for
@@ -253,7 +254,7 @@ _STATE_ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
     "unblock": (account_services.unblock_user, "Successfully unblocked"),
     "deactivate": (account_services.deactivate_user, "Successfully deactivated"),
     "activate": (account_services.activate_user, "Successfully activated"),
-    "approve": (account_services.approve_user, "Successfully approved"),
+    "approve": (self_service.approve_user, "Successfully approved"),
 }
 
 
