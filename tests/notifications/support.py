@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import gitlab
 
-DEVELOPER, REPORTER, GUEST = 30, 20, 10
+MAINTAINER, DEVELOPER, REPORTER, GUEST = 40, 30, 20, 10
 
 
 def member(project: Any, user: Any, level: int = DEVELOPER) -> None:
@@ -31,3 +32,23 @@ def recipients(outbox: list[Any]) -> set[str]:
 
 def header(message: Any, name: str) -> str:
     return str(message.message()[name] or "")
+
+
+def set_custom(ugl: gitlab.Gitlab, project_id: int, *, on: AbstractSet[str] = frozenset()) -> None:
+    """The custom level on the project with exactly the `on` email events (the others off,
+    `failed_pipeline` and `fixed_pipeline` too)."""
+    from kiln.notifications.models import EMAIL_EVENTS
+
+    set_level(ugl, project_id, "custom", **{name: name in on for name in EMAIL_EVENTS})
+
+
+def set_custom_all_but(ugl: gitlab.Gitlab, project_id: int, event: str) -> None:
+    from kiln.notifications.models import EMAIL_EVENTS
+
+    set_custom(ugl, project_id, on=set(EMAIL_EVENTS) - {event})
+
+
+def root_email() -> str:
+    from kiln.accounts.models import User
+
+    return str(User.objects.get(pk=1).email)

@@ -17,16 +17,11 @@ from tests.notifications.support import (
     mails_to,
     member,
     recipients,
+    root_email,
     set_level,
 )
 
 MakeUser = Callable[..., tuple[Any, gitlab.Gitlab]]
-
-
-def _root_email() -> str:
-    from kiln.accounts.models import User
-
-    return str(User.objects.get(pk=1).email)
 
 
 def test_new_issue_and_status_emails(
@@ -47,7 +42,7 @@ def test_new_issue_and_status_emails(
         {"title": "Broken build", "description": "cc @n-mentioned", "assignee_ids": [assignee.pk]}
     )
     assert recipients(mailoutbox) == {watcher.email, assignee.email, mentioned.email}
-    assert _root_email() not in recipients(mailoutbox)  # the author of the action
+    assert root_email() not in recipients(mailoutbox)  # the author of the action
     first = mails_to(mailoutbox, watcher)[0]
     root_id = f"<issue_{issue.id}@{host()}>"
     assert first.subject == f"notif-mail | Broken build (#{issue.iid})"
@@ -131,7 +126,7 @@ def test_comment_threads_mentions_and_unsubscribing(
     mailoutbox.clear()
     reply = ogl.projects.get(project.id).issues.get(issue.iid)
     reply_note = reply.discussions.get(discussion.id).notes.create({"body": "Answer"})
-    assert recipients(mailoutbox) == {author.email, _root_email()}
+    assert recipients(mailoutbox) == {author.email, root_email()}
     threaded = mails_to(mailoutbox, author)[0]
     assert header(threaded, "Message-ID") == f"<note_{reply_note.id}@{host()}>"
     assert header(threaded, "In-Reply-To") == f"<note_{first_id}@{host()}>"

@@ -4,7 +4,8 @@
 periodic tasks that are due (a compare-and-swap on `PeriodicRun.next_run_at`, so with several
 workers each run happens once) and enqueues them as ordinary background tasks, which the
 worker then runs. The table lives with CI because CI's work is all that runs periodically so
-far; a package below CI would register here through a hook, never by importing CI.
+far; a package below CI would register here through a hook, never by importing CI, and a
+package above it (notifications) adds its own with `register_periodic`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,16 @@ class Periodic:
     enqueue: Callable[[], object]
 
 
+_REGISTERED: list[Periodic] = []
+
+
+def register_periodic(periodic: Periodic) -> Periodic:
+    """Add a periodic task of another package (once per name)."""
+    if all(p.name != periodic.name for p in _REGISTERED):
+        _REGISTERED.append(periodic)
+    return periodic
+
+
 def _registry() -> list[Periodic]:
     from kiln.ci import tasks
 
@@ -48,26 +59,31 @@ def _registry() -> list[Periodic]:
             dt.timedelta(minutes=7),
             tasks.remove_expired_artifacts.enqueue,
         ),
+        *_REGISTERED,
     ]
 
 
-def _claim(periodic: Periodic, now: dt.datetime) -> bool:
-    row = PeriodicRun.objects.filter(name=periodic.name).first()
+def claim_run(name: str, now: dt.datetime, next_run_at: dt.datetime) -> bool:
+    """Claim the run `name` when it is due (or was never run), moving it to `next_run_at`;
+    of several workers claiming at once, one wins."""
+    row = PeriodicRun.objects.filter(name=name).first()
     if row is None:
         try:
             with transaction.atomic():
-                PeriodicRun.objects.create(
-                    name=periodic.name, next_run_at=now + periodic.every, last_run_at=now
-                )
+                PeriodicRun.objects.create(name=name, next_run_at=next_run_at, last_run_at=now)
             return True
         except IntegrityError:
             return False
     if row.next_run_at > now:
         return False
     claimed = PeriodicRun.objects.filter(pk=row.pk, next_run_at=row.next_run_at).update(
-        next_run_at=now + periodic.every, last_run_at=now
+        next_run_at=next_run_at, last_run_at=now
     )
     return bool(claimed)
+
+
+def _claim(periodic: Periodic, now: dt.datetime) -> bool:
+    return claim_run(periodic.name, now, now + periodic.every)
 
 
 def run_due(now: dt.datetime | None = None) -> list[str]:

@@ -151,6 +151,9 @@ def update_pipeline_status(pipeline: Pipeline, jobs: list[Job], now: dt.datetime
 
 def _status_changed(pipeline: Pipeline, status: str) -> None:
     """Side effects of a pipeline reaching a new status, after the transaction commits."""
+    from kiln.ci.observers import status_changed_after_commit
+
+    status_changed_after_commit(pipeline, status)
     if status == st.SUCCESS and not pipeline.tag:
         pipeline_id = pipeline.pk
         transaction.on_commit(lambda: _enqueue_success(pipeline_id))

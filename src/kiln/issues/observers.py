@@ -4,8 +4,9 @@ Issues sit below them in the layers and never import them; a listener registers 
 import time and is called once the transaction that changed the issue commits:
 `fn(issue, action, actor, changes)`. Actions: "open", "update", "close", "reopen",
 "reassign" (changes: `{"previous": [user ids], "current": [user ids]}`), "mention" (changes:
-`{"user_ids": [...]}`, users newly mentioned in an edited description). A failing listener is
-logged, never raised into the change.
+`{"user_ids": [...]}`, users newly mentioned in an edited description), "move" (changes:
+`{"new_issue_id": id}`, the copy in the other project). A failing listener is logged, never
+raised into the change.
 """
 
 from __future__ import annotations

@@ -964,6 +964,7 @@ def move_issue(*, actor: Actor, issue: Issue, to_project: Project) -> Issue:
         issue.moved_to = new
         issue.updated_at = now
         issue.save()
+        observers.notify_after_commit(issue, "move", actor, {"new_issue_id": new.pk})
         record_event(
             actor=actor,
             project=to_project,

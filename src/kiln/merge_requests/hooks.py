@@ -14,7 +14,8 @@ Merge requests sit below CI and webhooks in the layers, so they never import the
   "approved", "unapproved"...) and, for updates, `{attribute: {"previous", "current"}}`.
   Actions for notifications only (no webhook): "reassign" and "review_request" (changes:
   `{"previous": [user ids], "current": [user ids]}`) and "mention" (`{"user_ids": [...]}`,
-  users newly mentioned in an edited description). A push to the source branch is an
+  users newly mentioned in an edited description) and "merge_when_pipeline_succeeds" (an
+  automatic merge was just set). A push to the source branch is an
   "update" whose changes hold `oldrev`.
   This package's own webhooks (`kiln.merge_requests.webhooks`) are one such listener.
   A failing listener is logged, never raised into the change.

@@ -429,6 +429,7 @@ def _enable_auto_merge(actor: Actor, mr: MergeRequest, options: MergeOptions) ->
                 f"enabled an automatic merge when the pipeline for {mr.diff_head_sha} succeeds",
                 "merge",
             )
+            hooks.notify_after_commit(mr, "merge_when_pipeline_succeeds", actor)
         hooks.notify_after_commit(mr, "update", actor, {"merge_when_pipeline_succeeds": True})
     return _fresh(mr)
 

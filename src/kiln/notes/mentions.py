@@ -40,13 +40,19 @@ def references_of(
     return [r for r in extract_references(text, project=project) if r.type in wanted]
 
 
-def mentioned_user_ids(text: str, *, project: Project | None) -> list[int]:
-    """Active users `@mentioned` in `text` (outside code); `@all` is ignored."""
+def mentioned_names(text: str, *, project: Project | None) -> set[str]:
+    """The names `@mentioned` in `text` (outside code), lowercased; `@all` is left out."""
     names = {
         r.identifier.lower()
         for r in references_of(text, project=project, kinds=[ReferenceType.USER])
     }
     names.discard("all")
+    return names
+
+
+def mentioned_user_ids(text: str, *, project: Project | None) -> list[int]:
+    """Active users `@mentioned` in `text` (outside code); `@all` is ignored."""
+    names = mentioned_names(text, project=project)
     if not names:
         return []
     user_model = get_user_model()

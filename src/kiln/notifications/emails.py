@@ -4,7 +4,9 @@ Threading as GitLab's `Notify`: the email about a new issue or merge request car
 thread's root id (`<issue_12@host>`, `<merge_request_5@host>`) as its `Message-ID`; every later
 email about it gets a fresh `Message-ID`, `In-Reply-To` and `References` pointing at the root,
 and a subject starting `Re: `. A comment's email is `<note_ID@host>`, in reply to the previous
-note of its thread (or the root), with the whole chain in `References`.
+note of its thread (or the root), with the whole chain in `References`. A commit's thread
+root is `<commit_SHA@host>` (its subject: `title (short sha)`). Pipeline emails start no
+thread (`kiln.notifications.pipelines`).
 """
 
 from __future__ import annotations
@@ -20,15 +22,20 @@ from django.core.mail import EmailMessage
 from django.core.mail.message import sanitize_address
 
 from kiln.accounts.models import User
+from kiln.core.actor import Actor
+from kiln.core.policy import can
 from kiln.core.urls import base_url
+from kiln.issues.models import Issue
 from kiln.notes.models import Note
-from kiln.notifications.recipients import Context, Recipient
+from kiln.notifications.recipients import Context, Recipient, thread_notes
 from kiln.projects.models import Project
 
 # GitLab's `model_name.singular_route_key` of each noteable, for Message-IDs.
-ROUTE_KEYS = {"Issue": "issue", "MergeRequest": "merge_request"}
+ROUTE_KEYS = {"Issue": "issue", "MergeRequest": "merge_request", "Commit": "commit"}
 SIGILS = {"Issue": "#", "MergeRequest": "!"}
 LIST_ID_MAX = 255
+# GitLab's mailers for these pass no reason: no `X-GitLab-NotificationReason`.
+NO_REASON_ACTIONS = frozenset({"approve", "unapprove", "merge_when_pipeline_succeeds"})
 
 REASON_TEXT = {
     "assigned": "you have been assigned an item",
@@ -42,7 +49,7 @@ def host() -> str:
     return urlsplit(base_url()).hostname or "localhost"
 
 
-def message_id(kind: str, row_id: int) -> str:
+def message_id(kind: str, row_id: int | str) -> str:
     return f"<{kind}_{row_id}@{host()}>"
 
 
@@ -62,7 +69,7 @@ def list_id(project: Project) -> str:
     return f"{project.full_path} <{project.pk}.{domain}.{host()}>"
 
 
-def _sender(actor: User | None) -> str:
+def sender(actor: User | None) -> str:
     address = settings.DEFAULT_FROM_EMAIL
     if actor is None:
         return str(address)
@@ -71,7 +78,19 @@ def _sender(actor: User | None) -> str:
     return sanitize_address((name, str(address)), "utf-8")
 
 
-def _one_line(text: str) -> str:
+def project_headers(project: Project) -> dict[str, str]:
+    """GitLab's project headers, and the automatic-reply suppression every email carries."""
+    return {
+        "X-GitLab-Project": project.name,
+        "X-GitLab-Project-Id": str(project.pk),
+        "X-GitLab-Project-Path": project.full_path,
+        "List-Id": list_id(project),
+        "Auto-Submitted": "auto-generated",
+        "X-Auto-Response-Suppress": "All",
+    }
+
+
+def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
@@ -80,15 +99,33 @@ def _names(users: Sequence[User]) -> str:
 
 
 def target_url(ctx: Context) -> str:
+    if ctx.is_commit:
+        return f"{base_url()}/{ctx.project.full_path}/-/commit/{ctx.target.sha}"
     route = "issues" if ctx.nt.name == "Issue" else "merge_requests"
     return f"{base_url()}/{ctx.project.full_path}/-/{route}/{ctx.nt.iid_of(ctx.target)}"
 
 
-def _body(ctx: Context, actor: User | None) -> str:
+def _reference(ctx: Context) -> str:
+    """`#12`, `!5`, or a commit's short sha."""
+    if ctx.is_commit:
+        return str(ctx.target.sha)[:8]
+    return f"{SIGILS.get(ctx.nt.name, '')}{ctx.nt.iid_of(ctx.target)}"
+
+
+def _moved_lines(ctx: Context, recipient: Recipient) -> list[str]:
+    """Where the issue went, for those who may see it there (GitLab's issue moved email)."""
+    new_id = int(ctx.event.extra.get("new_issue_id") or 0)
+    copy = Issue.objects.select_related("project").filter(pk=new_id).first()
+    if copy is not None and can(Actor(user=recipient.user), "read_issue", copy):
+        return [f"New issue location: {base_url()}/{copy.project.full_path}/-/issues/{copy.iid}"]
+    return ["You don't have access to the project it was moved to."]
+
+
+def _body(ctx: Context, recipient: Recipient, actor: User | None) -> str:
     event, target = ctx.event, ctx.target
     who = (actor.name or actor.username) if actor is not None else "Someone"
-    noun = "issue" if ctx.nt.name == "Issue" else "merge request"
-    ref = f"{SIGILS.get(ctx.nt.name, '')}{ctx.nt.iid_of(target)}"
+    noun = {"Issue": "issue", "MergeRequest": "merge request"}.get(ctx.nt.name, "commit")
+    ref = _reference(ctx)
     url = target_url(ctx)
     description = getattr(target, "description", "") or ""
     users = {u.pk: u for u in User.objects.filter(pk__in=[*event.previous_ids, *event.current_ids])}
@@ -150,11 +187,25 @@ def _body(ctx: Context, actor: User | None) -> str:
         lines.append(f"You have been mentioned in {noun} {ref}.")
         if description:
             lines += ["", description]
+    elif event.action == "approve":
+        lines.append(f"Merge request {ref} was approved by {who}")
+    elif event.action == "unapprove":
+        lines.append(f"Merge request {ref} was unapproved by {who}")
+    elif event.action == "merge_when_pipeline_succeeds":
+        lines.append(
+            f"{who} set merge request {ref} to merge into {target.target_branch}"
+            " when its pipeline succeeds"
+        )
+    elif event.action == "due":
+        lines.append(f"Issue {ref} is due on {target.due_date}")
+    elif event.action == "move":
+        lines.append(f"Issue {ref} was moved to another project by {who}")
+        lines += _moved_lines(ctx, recipient)
     elif event.action == "push":
         commits = list(event.extra.get("commits") or [])
         lines.append(f"{who} pushed new commits to merge request {ref}")
         lines += [
-            f"* {c.get('short_id', '')} - {_one_line(str(c.get('title', '')))}" for c in commits
+            f"* {c.get('short_id', '')} - {one_line(str(c.get('title', '')))}" for c in commits
         ]
     lines += ["", "-- ", f"View it on Kiln: {url}"]
     return "\n".join(lines) + "\n"
@@ -165,32 +216,39 @@ def _reason_line(reason: str | None) -> str:
     return f"You're receiving this email because {why} on {host()}."
 
 
-def _thread_notes(note: Note) -> list[Note]:
+def _thread_notes(ctx: Context, note: Note) -> list[Note]:
     """Earlier notes of the note's thread (GitLab's `Note#references` after the noteable)."""
     if note.note_type is None:
         return []
     return list(
-        Note.objects.filter(
-            noteable_type=note.noteable_type,
-            noteable_id=note.noteable_id,
-            discussion_id=note.discussion_id,
-            pk__lt=note.pk,
-        ).order_by("pk")
+        thread_notes(ctx).filter(discussion_id=note.discussion_id, pk__lt=note.pk).order_by("pk")
     )
+
+
+def _model_headers(ctx: Context) -> dict[str, str]:
+    """GitLab's `X-GitLab-<Model>-ID/IID` (commits: the sha, no iid) and the state."""
+    if ctx.is_commit:
+        return {"X-GitLab-Commit-ID": str(ctx.target.sha)}
+    prefix = f"X-GitLab-{ctx.nt.name}"
+    return {
+        f"{prefix}-ID": str(ctx.nt.id_of(ctx.target)),
+        f"{prefix}-IID": str(ctx.nt.iid_of(ctx.target)),
+        f"{prefix}-State": str(getattr(ctx.target, "state", "")),
+    }
 
 
 def build_message(ctx: Context, recipient: Recipient, actor: User | None) -> EmailMessage:
     """One recipient's email about the event."""
     target, project = ctx.target, ctx.project
-    iid = ctx.nt.iid_of(target)
     title = ctx.nt.title_of(target)
-    subject = f"{project.name} | {_one_line(title)} ({SIGILS.get(ctx.nt.name, '')}{iid})"
-    root = message_id(ROUTE_KEYS.get(ctx.nt.name, "noteable"), int(ctx.nt.id_of(target) or 0))
+    subject = f"{project.name} | {one_line(title)} ({_reference(ctx)})"
+    root_key = target.sha if ctx.is_commit else int(ctx.nt.id_of(target) or 0)
+    root = message_id(ROUTE_KEYS.get(ctx.nt.name, "noteable"), root_key)
     headers: dict[str, Any] = {}
     if ctx.event.action == "open":
         headers["Message-ID"] = root
     elif ctx.note is not None:
-        chain = [root] + [message_id("note", n.pk) for n in _thread_notes(ctx.note)]
+        chain = [root] + [message_id("note", n.pk) for n in _thread_notes(ctx, ctx.note)]
         headers["Message-ID"] = message_id("note", ctx.note.pk)
         headers["In-Reply-To"] = chain[-1]
         headers["References"] = " ".join(chain)
@@ -202,29 +260,16 @@ def build_message(ctx: Context, recipient: Recipient, actor: User | None) -> Ema
         headers["In-Reply-To"] = root
         headers["References"] = root
         subject = f"Re: {subject}"
-    prefix = f"X-GitLab-{ctx.nt.name}"
-    headers.update(
-        {
-            "X-GitLab-Project": project.name,
-            "X-GitLab-Project-Id": str(project.pk),
-            "X-GitLab-Project-Path": project.full_path,
-            "List-Id": list_id(project),
-            f"{prefix}-ID": str(ctx.nt.id_of(target)),
-            f"{prefix}-IID": str(iid),
-            f"{prefix}-State": str(getattr(target, "state", "")),
-            "X-GitLab-NotificationReason": recipient.reason or "",
-            "Auto-Submitted": "auto-generated",
-            "X-Auto-Response-Suppress": "All",
-        }
-    )
-    if not headers["X-GitLab-NotificationReason"]:
-        del headers["X-GitLab-NotificationReason"]
-    body = _body(ctx, actor) + _reason_line(recipient.reason) + "\n"
+    headers.update(project_headers(project))
+    headers.update(_model_headers(ctx))
+    if recipient.reason and ctx.event.action not in NO_REASON_ACTIONS:
+        headers["X-GitLab-NotificationReason"] = recipient.reason
+    body = _body(ctx, recipient, actor) + _reason_line(recipient.reason) + "\n"
     to = recipient.setting.notification_email or recipient.user.email
     return EmailMessage(
         subject=subject.replace("\r", " ").replace("\n", " "),
         body=body,
-        from_email=_sender(actor),
+        from_email=sender(actor),
         to=[to],
         headers=headers,
     )

@@ -8,16 +8,23 @@ from typing import Any
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
-    """One notifiable change to an issue or a merge request (or a new note on one).
+    """One notifiable change to an issue or a merge request, a new note on one of them or on
+    a commit, or a finished pipeline.
 
     action: "open", "close", "reopen", "merge", "reassign", "review_request", "mention",
-        "push" or "note".
-    target_type / target_id: the noteable ("Issue", "MergeRequest") and its row id.
-    actor_id: who did it (never notified of it).
+        "push", "note", "approve", "unapprove", "merge_when_pipeline_succeeds" (merge
+        requests), "due", "move" (issues); for pipelines the status the email reports:
+        "failed", "success" or "fixed".
+    target_type / target_id: "Issue", "MergeRequest" or "Pipeline" and its row id; for
+        "Commit" the project's id, with the commit in `target_sha`.
+    actor_id: who did it (never notified of it); None for what nobody did (an issue coming
+        due, a pipeline finishing).
     note_id: the new note ("note").
     previous_ids / current_ids: assignees or reviewers before and after ("reassign",
         "review_request"); the newly mentioned users ("mention").
-    extra: what the message shows beyond the target (new commits of a push).
+    extra: what the message shows beyond the target (new commits of a push, the moved
+        issue's copy).
+    target_sha: the commit of a "Commit" target.
     """
 
     action: str
@@ -28,6 +35,7 @@ class Event:
     previous_ids: tuple[int, ...] = ()
     current_ids: tuple[int, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    target_sha: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -46,6 +54,7 @@ class Event:
             previous_ids=tuple(int(i) for i in data.get("previous_ids") or ()),
             current_ids=tuple(int(i) for i in data.get("current_ids") or ()),
             extra=dict(data.get("extra") or {}),
+            target_sha=str(data.get("target_sha") or ""),
         )
 
 
@@ -64,10 +73,18 @@ CUSTOM_ACTIONS: dict[tuple[str, str], str] = {
     ("MergeRequest", "reassign"): "reassign_merge_request",
     ("MergeRequest", "review_request"): "change_reviewer_merge_request",
     ("MergeRequest", "push"): "push_to_merge_request",
+    ("MergeRequest", "merge_when_pipeline_succeeds"): "merge_when_pipeline_succeeds",
+    ("Issue", "due"): "issue_due",
+    ("Pipeline", "failed"): "failed_pipeline",
+    ("Pipeline", "fixed"): "fixed_pipeline",
+    ("Pipeline", "success"): "success_pipeline",
 }
 
 
 def custom_action_of(event: Event) -> str | None:
+    """The custom email event of the action; None for actions no custom event turns on
+    (GitLab's `approve_merge_request`, `moved_issue`...: only `watch` and participation
+    reach those)."""
     if event.action == "note":
         return "new_note"
     return CUSTOM_ACTIONS.get((event.target_type, event.action))

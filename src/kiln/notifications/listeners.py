@@ -1,11 +1,16 @@
 """What notifications plug into the packages below at start-up: the issue and merge request
-listeners, the note listener, and the namespace hook for deleted groups."""
+listeners, the note listener, the pipeline listener of CI, the daily due-date run of the
+worker's periodic scheduler, and the namespace hook for deleted groups."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
+from kiln.ci.models import Pipeline
+from kiln.ci.observers import register_pipeline_listener
+from kiln.ci.periodic import Periodic, register_periodic
 from kiln.core.actor import Actor
 from kiln.issues.models import Issue
 from kiln.issues.observers import register_issue_listener
@@ -16,14 +21,30 @@ from kiln.notes import noteables
 from kiln.notes.models import Note
 from kiln.notes.services import register_note_listener
 from kiln.notifications.events import Event
+from kiln.notifications.pipelines import notification_status
 from kiln.notifications.services import delete_settings_of_namespaces
-from kiln.notifications.tasks import notify_after_commit, send_notification
+from kiln.notifications.tasks import (
+    notify_after_commit,
+    send_issue_due_notifications,
+    send_notification,
+)
 
 log = logging.getLogger(__name__)
 
 # Listener actions that mail someone (the others, like "update", do not).
 _ISSUE_ACTIONS = {"open", "close", "reopen", "reassign", "mention"}
-_MR_ACTIONS = {"open", "close", "reopen", "merge", "reassign", "review_request", "mention"}
+_MR_ACTIONS = {
+    "open": "open",
+    "close": "close",
+    "reopen": "reopen",
+    "merge": "merge",
+    "reassign": "reassign",
+    "review_request": "review_request",
+    "mention": "mention",
+    "approved": "approve",
+    "unapproved": "unapprove",
+    "merge_when_pipeline_succeeds": "merge_when_pipeline_succeeds",
+}
 
 
 def _ids(values: Any) -> tuple[int, ...]:
@@ -57,6 +78,17 @@ def _send(event: Event) -> None:
 
 
 def on_issue(issue: Issue, action: str, actor: Actor, changes: dict[str, Any]) -> None:
+    if action == "move" and changes.get("new_issue_id") is not None:
+        _send(
+            Event(
+                action="move",
+                target_type="Issue",
+                target_id=issue.pk,
+                actor_id=actor.user_id,
+                extra={"new_issue_id": int(changes["new_issue_id"])},
+            )
+        )
+        return
     if action not in _ISSUE_ACTIONS:
         return
     _send(_event("Issue", issue.pk, action, actor, changes))
@@ -96,28 +128,46 @@ def on_merge_request(
         return
     if action not in _MR_ACTIONS:
         return
-    _send(_event("MergeRequest", mr.pk, action, actor, changes))
+    _send(_event("MergeRequest", mr.pk, _MR_ACTIONS[action], actor, changes))
 
 
 def on_note(actor: Actor, note: Note, noteable: Any) -> None:
-    """New comments (not system notes) on issues and merge requests, after commit."""
-    if note.system or note.noteable_id is None:
+    """New comments (not system notes) on issues, merge requests and commits, after
+    commit."""
+    if note.system:
         return
     nt = noteables.type_of(noteable)
-    if nt.name not in ("Issue", "MergeRequest"):
+    if nt.name == "Commit" and note.commit_id:
+        target_id, sha = note.project_id, note.commit_id
+    elif nt.name in ("Issue", "MergeRequest") and note.noteable_id is not None:
+        target_id, sha = note.noteable_id, ""
+    else:
         return
     notify_after_commit(
         Event(
             action="note",
             target_type=nt.name,
-            target_id=note.noteable_id,
+            target_id=target_id,
             actor_id=actor.user_id,
             note_id=note.pk,
+            target_sha=sha,
         )
     )
+
+
+def on_pipeline_status(pipeline: Pipeline, status: str) -> None:
+    """A pipeline reached `status` (after commit): queue its email, if one is due."""
+    which = notification_status(pipeline, status)
+    if which is not None:
+        _send(Event(action=which, target_type="Pipeline", target_id=pipeline.pk, actor_id=None))
 
 
 register_issue_listener(on_issue)
 register_merge_request_listener(on_merge_request)
 register_note_listener(on_note)
+register_pipeline_listener(on_pipeline_status)
+# Hourly; the task itself runs once a day (see `send_issue_due_notifications`).
+register_periodic(
+    Periodic("notifications.issue_due", dt.timedelta(hours=1), send_issue_due_notifications.enqueue)
+)
 register_before_namespace_destroy(delete_settings_of_namespaces)

@@ -8,6 +8,9 @@ internal notes), not the one who acted, whose effective notification level takes
 of candidate for this event, and who did not unsubscribe from the target (a mention still
 reaches them). A user kept under several types is notified once, with the most specific
 reason.
+
+Pipelines have their own, shorter path (`kiln.notifications.pipelines`) that uses the same
+level rules (`level_takes`, `Settings`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from kiln.accounts.models import User
 from kiln.core.access import AccessLevel
@@ -24,11 +27,12 @@ from kiln.core.actor import Actor
 from kiln.core.policy import can
 from kiln.labels.models import LabelSubscription
 from kiln.notes import noteables
-from kiln.notes.mentions import mentioned_user_ids
 from kiln.notes.models import Note, Subscription
+from kiln.notes.noteables import CommitNoteable
 from kiln.notes.policies import can_read_internal_notes
 from kiln.notes.subscriptions import participant_ids
 from kiln.notifications.events import Event, custom_action_of
+from kiln.notifications.mentions import mentioned_ids
 from kiln.notifications.models import (
     EXCLUDED_WATCHER_EVENTS,
     NotificationLevel,
@@ -46,6 +50,9 @@ PARTICIPATING, MENTION, WATCH, CUSTOM, SUBSCRIPTION = (
 )
 # GitLab's `NotificationReason::REASON_PRIORITY` (a reason-less candidate comes last).
 REASON_PRIORITY = ("own_activity", "assigned", "review_requested", "mentioned", "subscribed")
+# Custom actions the `participating` level takes whoever the candidate is (GitLab's
+# `participating_custom_action?`).
+PARTICIPATING_CUSTOM_ACTIONS = frozenset({"failed_pipeline", "fixed_pipeline", "moved_project"})
 
 
 @dataclass(frozen=True)
@@ -70,17 +77,53 @@ class Context:
     project: Project
     note: Note | None
     custom_action: str | None
+    # Commits: the users whose email the commit's author and committer use.
+    commit_user_ids: tuple[int, ...] = ()
+
+    @property
+    def is_commit(self) -> bool:
+        return self.nt.name == "Commit"
 
 
-def _mentions_in_thread(target: Any, nt: noteables.NoteableType, project: Project) -> list[int]:
-    """Users mentioned in the description and in comments (GitLab counts them as
-    participants)."""
-    ids = mentioned_user_ids(getattr(target, "description", "") or "", project=project)
-    bodies = Note.objects.filter(
-        noteable_type=nt.name, noteable_id=nt.id_of(target), system=False, body__contains="@"
-    ).values_list("body", flat=True)
-    for body in bodies:
-        ids += mentioned_user_ids(body, project=project)
+def thread_notes(ctx: Context) -> QuerySet[Note]:
+    """Every note on the target (commit notes are keyed by project and sha)."""
+    if ctx.is_commit:
+        return Note.objects.filter(
+            project=ctx.project, noteable_type="Commit", commit_id=ctx.target.sha
+        )
+    return Note.objects.filter(noteable_type=ctx.nt.name, noteable_id=ctx.nt.id_of(ctx.target))
+
+
+def _author_id(target: Any) -> int | None:
+    value = getattr(target, "author_id", None)
+    return int(value) if value is not None else None
+
+
+def _participants(ctx: Context) -> list[int]:
+    """Author, assignees and commenters; for a commit, its author and committer (when they
+    are users) and commenters (GitLab's `Commit` participants)."""
+    if not ctx.is_commit:
+        return participant_ids(ctx.target)
+    authors = (
+        thread_notes(ctx)
+        .filter(system=False, author__isnull=False)
+        .order_by("pk")
+        .values_list("author_id", flat=True)
+    )
+    return list(dict.fromkeys([*ctx.commit_user_ids, *authors]))
+
+
+def _mentions_in_thread(ctx: Context) -> list[int]:
+    """Users mentioned in the description and in comments, groups expanded (GitLab counts
+    them as participants)."""
+    ids = mentioned_ids(
+        getattr(ctx.target, "description", "") or "",
+        project=ctx.project,
+        author_id=_author_id(ctx.target),
+    )
+    notes = thread_notes(ctx).filter(system=False, body__contains="@")
+    for author_id, body in notes.values_list("author_id", "body"):
+        ids += mentioned_ids(body, project=ctx.project, author_id=author_id)
     return list(dict.fromkeys(ids))
 
 
@@ -133,6 +176,8 @@ def _watch_and_custom_candidates(ctx: Context) -> list[Candidate]:
 
 def _subscriber_candidates(ctx: Context) -> list[Candidate]:
     nt = ctx.nt
+    if ctx.is_commit:
+        return []  # no subscriptions to commits
     ids = Subscription.objects.filter(
         subscribable_type=nt.name, subscribable_id=ctx.event.target_id, subscribed=True
     ).values_list("user_id", flat=True)
@@ -149,15 +194,14 @@ def gather(ctx: Context) -> list[Candidate]:
     """Every candidate for the event, before filtering (GitLab's builders' `build!`)."""
     event = ctx.event
     found: list[Candidate] = []
-    found += [Candidate(uid, PARTICIPATING) for uid in participant_ids(ctx.target)]
-    found += [
-        Candidate(uid, PARTICIPATING)
-        for uid in _mentions_in_thread(ctx.target, ctx.nt, ctx.project)
-    ]
+    found += [Candidate(uid, PARTICIPATING) for uid in _participants(ctx)]
+    found += [Candidate(uid, PARTICIPATING) for uid in _mentions_in_thread(ctx)]
     if event.action == "note" and ctx.note is not None:
         found += [
             Candidate(uid, MENTION, "mentioned")
-            for uid in mentioned_user_ids(ctx.note.body, project=ctx.project)
+            for uid in mentioned_ids(
+                ctx.note.body, project=ctx.project, author_id=ctx.note.author_id
+            )
         ]
     found += _watch_and_custom_candidates(ctx)
     if event.action in ("reassign", "review_request"):
@@ -171,7 +215,9 @@ def gather(ctx: Context) -> list[Candidate]:
         description = getattr(ctx.target, "description", "") or ""
         found += [
             Candidate(uid, MENTION, "mentioned")
-            for uid in mentioned_user_ids(description, project=ctx.project)
+            for uid in mentioned_ids(
+                description, project=ctx.project, author_id=_author_id(ctx.target)
+            )
         ]
         found += [Candidate(uid, PARTICIPATING, "assigned") for uid in _people(ctx, "assignees")]
         if ctx.nt.name == "MergeRequest":
@@ -190,7 +236,7 @@ def gather(ctx: Context) -> list[Candidate]:
     return found
 
 
-class _Settings:
+class Settings:
     """Effective notification settings of many users for one project, in two queries."""
 
     def __init__(self, project: Project, user_ids: Iterable[int]) -> None:
@@ -231,25 +277,40 @@ class _Settings:
         return self.global_row(user_id)
 
 
-def _level_takes(setting: NotificationSetting, candidate: Candidate, action: str | None) -> bool:
-    """GitLab's `suitable_notification_level?`."""
+def _custom_enabled(setting: NotificationSetting, action: str | None) -> bool:
+    if action is None:
+        return False
+    if setting.event_enabled(action):
+        return True
+    # A fixed pipeline is a successful one: `success_pipeline` covers it.
+    return action == "fixed_pipeline" and setting.event_enabled("success_pipeline")
+
+
+def level_takes(setting: NotificationSetting, candidate_type: str, action: str | None) -> bool:
+    """GitLab's `suitable_notification_level?` (subscriptions are handled by the caller).
+
+    `custom`: the event's flag, else participation or a mention; participation does not
+    bring back an event `watch` leaves out (a push, a due date, a successful pipeline) whose
+    flag is off.
+    """
     level = setting.level
     if level == NotificationLevel.GLOBAL:
         # Only the global row can be here with `global`: it means the default.
         level = NotificationLevel.PARTICIPATING
     if level == NotificationLevel.MENTION:
-        return candidate.type == MENTION
+        return candidate_type == MENTION
     if level == NotificationLevel.PARTICIPATING:
-        return candidate.type in (PARTICIPATING, MENTION)
+        return action in PARTICIPATING_CUSTOM_ACTIONS or candidate_type in (PARTICIPATING, MENTION)
     if level == NotificationLevel.CUSTOM:
-        enabled = action is not None and setting.event_enabled(action)
-        return enabled or candidate.type in (PARTICIPATING, MENTION)
+        if _custom_enabled(setting, action) or candidate_type == MENTION:
+            return True
+        return candidate_type == PARTICIPATING and action not in EXCLUDED_WATCHER_EVENTS
     if level == NotificationLevel.WATCH:
         return action not in EXCLUDED_WATCHER_EVENTS
     return False  # disabled
 
 
-def _emails_enabled(project: Project) -> bool:
+def emails_enabled(project: Project) -> bool:
     if not project.emails_enabled:
         return False
     from kiln.namespaces.models import Namespace
@@ -260,7 +321,7 @@ def _emails_enabled(project: Project) -> bool:
 
 def build(ctx: Context) -> list[Recipient]:
     """The recipients of the event, each once, checked now (not when the event happened)."""
-    if not _emails_enabled(ctx.project):
+    if not emails_enabled(ctx.project):
         return []
     candidates = [c for c in gather(ctx) if c.user_id != ctx.event.actor_id]
     if not candidates:
@@ -269,23 +330,27 @@ def build(ctx: Context) -> list[Recipient]:
     users = {
         u.pk: u for u in User.objects.filter(pk__in=user_ids) if u.is_active and u.email.strip()
     }
-    unsubscribed = set(
-        Subscription.objects.filter(
-            subscribable_type=ctx.nt.name,
-            subscribable_id=ctx.event.target_id,
-            subscribed=False,
-            user_id__in=user_ids,
-        ).values_list("user_id", flat=True)
+    unsubscribed = (
+        set()
+        if ctx.is_commit
+        else set(
+            Subscription.objects.filter(
+                subscribable_type=ctx.nt.name,
+                subscribable_id=ctx.event.target_id,
+                subscribed=False,
+                user_id__in=user_ids,
+            ).values_list("user_id", flat=True)
+        )
     )
-    settings = _Settings(ctx.project, users)
+    settings = Settings(ctx.project, users)
     access: dict[int, bool] = {}
 
     def may_read(user: User) -> bool:
         if user.pk not in access:
             actor = Actor(user=user)
-            ok = can(actor, "read_project", ctx.project) and can(
-                actor, ctx.nt.read_action, ctx.target
-            )
+            # Commits are as readable as the project's code.
+            subject = ctx.project if ctx.is_commit else ctx.target
+            ok = can(actor, "read_project", ctx.project) and can(actor, ctx.nt.read_action, subject)
             if ok and ctx.note is not None and ctx.note.internal:
                 ok = can_read_internal_notes(actor, ctx.project)
             access[user.pk] = ok
@@ -301,7 +366,7 @@ def build(ctx: Context) -> list[Recipient]:
             if candidate.user_id in unsubscribed:
                 continue
         else:
-            if not _level_takes(settings.effective(user.pk), candidate, ctx.custom_action):
+            if not level_takes(settings.effective(user.pk), candidate.type, ctx.custom_action):
                 continue
             if candidate.user_id in unsubscribed and candidate.type != MENTION:
                 continue
@@ -323,6 +388,8 @@ def context_for(event: Event) -> Context | None:
     nt = noteables.by_name(event.target_type)
     if nt is None:
         return None
+    if nt.name == "Commit":
+        return _commit_context(event, nt)
     target = (
         nt.model.objects.select_related("project", "project__namespace")
         .filter(pk=event.target_id)
@@ -342,4 +409,30 @@ def context_for(event: Event) -> Context | None:
         project=nt.project_of(target),
         note=note,
         custom_action=custom_action_of(event),
+    )
+
+
+def _commit_context(event: Event, nt: noteables.NoteableType) -> Context | None:
+    from kiln.repositories.queries import find_commit
+
+    project = Project.objects.select_related("namespace").filter(pk=event.target_id).first()
+    note = Note.objects.filter(pk=event.note_id).first() if event.note_id is not None else None
+    if project is None or note is None or not event.target_sha:
+        return None
+    commit = find_commit(project, event.target_sha)
+    if commit is None:
+        return None
+    emails = {e.strip().lower() for e in (commit.author.email, commit.committer.email) if e}
+    email_q = Q(pk__in=[])
+    for email in emails:
+        email_q |= Q(email__iexact=email)
+    user_ids = tuple(User.objects.filter(email_q).order_by("pk").values_list("pk", flat=True))
+    return Context(
+        event=event,
+        target=CommitNoteable(project=project, sha=commit.id, title=commit.title),
+        nt=nt,
+        project=project,
+        note=note,
+        custom_action=custom_action_of(event),
+        commit_user_ids=user_ids,
     )
