@@ -420,7 +420,7 @@ def trigger_downstream(bridge_id: int) -> int | None:
 def _trigger(bridge_id: int) -> int | None:
     with transaction.atomic():
         bridge = (
-            Job.objects.select_for_update()
+            Job.objects.select_for_update(of=("self",))
             .select_related("pipeline__project__namespace", "project__namespace", "user")
             .filter(pk=bridge_id, kind=JobKind.BRIDGE)
             .first()
