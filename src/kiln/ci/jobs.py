@@ -273,7 +273,7 @@ def clone_for_retry(job: Job, *, user: User | None) -> Job:
 # --- what people do -----------------------------------------------------------------------------
 
 # A bridge that failed for these would fail again (GitLab's Ci::Bridge#retryable?).
-_FINAL_BRIDGE_FAILURES = frozenset(
+FINAL_BRIDGE_FAILURES = frozenset(
     {"pipeline_loop_detected", "reached_max_descendant_pipelines_depth"}
 )
 
@@ -302,7 +302,7 @@ def retry_job(*, actor: Actor, job: Job) -> Job:
     _authorize(actor, "retry_build", job)
     if job.status not in st.RETRYABLE or job.retried:
         raise Forbidden("Job is not retryable")
-    if job.kind == JobKind.BRIDGE and job.failure_reason in _FINAL_BRIDGE_FAILURES:
+    if job.kind == JobKind.BRIDGE and job.failure_reason in FINAL_BRIDGE_FAILURES:
         raise Forbidden("Job is not retryable")
     assert actor.user is not None
     with transaction.atomic():
