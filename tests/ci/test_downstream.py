@@ -311,3 +311,24 @@ def test_forward_pipeline_variables(owner: Any) -> None:
     forwarded = {v.key: v.value for v in PipelineVariable.objects.filter(pipeline=child)}
     assert forwarded == {"FROM_API": "v"}
     assert latest_pipeline(project) is not None
+
+
+def test_a_child_pipeline_is_never_a_merge_request_head_pipeline(owner: Any) -> None:
+    from kiln.ci.mr_pipelines import head_pipeline_info, merge_after_success
+
+    runner = instance_runner()
+    parent = _parent(
+        owner,
+        "stages: [a, b]\n"
+        "trigger:\n  stage: a\n  trigger:\n    include: child.yml\n    strategy: depend\n"
+        "later:\n  stage: b\n  script: [x]\n",
+        **{"child.yml": CHILD},
+    )
+    child = _child(_bridge(parent))
+    finish(take(runner).job, st.SUCCESS)  # the child's job: it succeeds first
+    child.refresh_from_db()
+    assert child.status == st.SUCCESS
+    head = head_pipeline_info(parent.project, parent.sha, parent.ref)
+    assert head is not None
+    assert head.id == parent.pk
+    assert merge_after_success(child.pk) == []
