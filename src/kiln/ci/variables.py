@@ -236,7 +236,7 @@ _ATTRIBUTES = ("value", "variable_type", "protected", "masked", "raw", "descript
 
 def _validate(row: Variable, owner: VariableOwner) -> None:
     errors: dict[str, list[str]] = {}
-    if row.pk is None and row.hidden and not row.masked:
+    if row._state.adding and row.hidden and not row.masked:
         errors["masked"] = ["should be true when variable is hidden"]
     if not row.key:
         errors["key"] = ["can't be blank"]
