@@ -332,3 +332,22 @@ def test_a_child_pipeline_is_never_a_merge_request_head_pipeline(owner: Any) -> 
     assert head is not None
     assert head.id == parent.pk
     assert merge_after_success(child.pk) == []
+
+
+def test_multi_project_preconditions(owner: Any) -> None:
+    from kiln.core.access import Visibility
+
+    stranger = b.user(b.unique("stranger"))
+    public = b.project(stranger, b.unique("pub"), visibility=Visibility.PUBLIC)
+    commit(stranger, public, {".gitlab-ci.yml": "a:\n  script: [x]\n"})
+    before = Pipeline.objects.filter(project=public).count()
+    parent = _parent(
+        b.user(b.unique("dev")),  # not an administrator
+        f"readable:\n  trigger: {public.full_path}\n"
+        "itself:\n  trigger: {project: $CI_PROJECT_PATH}\n",
+    )
+    readable, itself = _bridge(parent, "readable"), _bridge(parent, "itself")
+    # Readable but not a Developer there: GitLab's insufficient_bridge_permissions.
+    assert readable.failure_reason == "insufficient_bridge_permissions"
+    assert itself.failure_reason == "invalid_bridge_trigger"
+    assert Pipeline.objects.filter(project=public).count() == before
