@@ -83,3 +83,49 @@ def test_follow_a_pipeline_to_its_live_job_log(
     )
     expect(page.get_by_role("link", name="Show complete raw")).to_be_visible()
     assert page.console_errors == []
+
+
+PARENT_YAML = """\
+ok-child:
+  trigger:
+    include: child.yml
+    strategy: depend
+broken-child:
+  trigger:
+    include: missing.yml
+"""
+
+
+def test_bridges_link_their_child_pipelines_and_back(
+    git_url: str, page: Any, sign_in: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    root = client(git_url, ROOT_TOKEN)
+    root.auth()
+    project = root.projects.create({"name": "ui-parent", "visibility": "private"})
+    files = {".gitlab-ci.yml": PARENT_YAML, "child.yml": "child-job:\n  script: [x]\n"}
+    work = make_repo(tmp_path / "parent", files)
+    git("push", "-q", authed(f"{git_url}/root/ui-parent.git", "root", ROOT_TOKEN), "main", cwd=work)
+    [parent] = project.pipelines.list(get_all=True)
+    bridges = {b.name: b for b in parent.bridges.list(get_all=True)}
+    child_id = bridges["ok-child"].downstream_pipeline["id"]
+
+    sign_in(git_url)
+    page.goto(f"{git_url}/root/ui-parent/-/pipelines/{parent.id}")
+    ok = page.locator("li.ci-job[data-job='ok-child']")
+    expect(ok).to_contain_text("Child pipeline")
+    expect(ok.locator(".ci-downstream [data-ci-status]")).to_have_attribute(
+        "data-ci-status", "pending"
+    )
+    broken = page.locator("li.ci-job[data-job='broken-child']")
+    expect(broken.get_by_role("alert")).to_contain_text("Local file `missing.yml` does not exist!")
+    expect(broken.get_by_role("button", name="Retry broken-child")).to_be_visible()
+
+    ok.get_by_role("link", name=f"#{child_id}").click()
+    expect(page).to_have_url(f"{git_url}/root/ui-parent/-/pipelines/{child_id}")
+    upstream = page.locator(".ci-upstream")
+    expect(upstream).to_contain_text("Child pipeline of")
+    expect(upstream).to_contain_text("ok-child")
+    upstream.get_by_role("link", name=f"pipeline #{parent.id}").click()
+    expect(page).to_have_url(f"{git_url}/root/ui-parent/-/pipelines/{parent.id}")

@@ -272,6 +272,11 @@ def clone_for_retry(job: Job, *, user: User | None) -> Job:
 
 # --- what people do -----------------------------------------------------------------------------
 
+# A bridge that failed for these would fail again (GitLab's Ci::Bridge#retryable?).
+FINAL_BRIDGE_FAILURES = frozenset(
+    {"pipeline_loop_detected", "reached_max_descendant_pipelines_depth"}
+)
+
 
 def _authorize(actor: Actor, action: str, job: Job) -> None:
     if not can(actor, action, job):
@@ -295,7 +300,9 @@ def cancel_job(*, actor: Actor, job: Job) -> Job:
 
 def retry_job(*, actor: Actor, job: Job) -> Job:
     _authorize(actor, "retry_build", job)
-    if job.status not in st.RETRYABLE or job.retried or job.kind == JobKind.BRIDGE:
+    if job.status not in st.RETRYABLE or job.retried:
+        raise Forbidden("Job is not retryable")
+    if job.kind == JobKind.BRIDGE and job.failure_reason in FINAL_BRIDGE_FAILURES:
         raise Forbidden("Job is not retryable")
     assert actor.user is not None
     with transaction.atomic():
@@ -309,9 +316,12 @@ def retry_job(*, actor: Actor, job: Job) -> Job:
 def play_job(
     *, actor: Actor, job: Job, variables: Sequence[Mapping[str, Any]] | None = None
 ) -> Job:
-    """Start a manual (or scheduled, "run now") job as `actor`."""
+    """Start a manual (or scheduled, "run now") job as `actor`; a manual bridge creates its
+    downstream pipeline as `actor` (GitLab's PlayBridgeService)."""
     _authorize(actor, "play_job", job)
-    if job.status not in (st.MANUAL, st.SCHEDULED) or job.kind == JobKind.BRIDGE:
+    if job.kind == JobKind.BRIDGE:
+        return _play_bridge(actor=actor, job=job)
+    if job.status not in (st.MANUAL, st.SCHEDULED):
         raise BadRequest("Unplayable Job")
     assert actor.user is not None
     with transaction.atomic():
@@ -334,6 +344,23 @@ def play_job(
         locked.save(update_fields=["status", "queued_at", "user", "options", "updated_at"])
         bump_queue(locked.project)
         process_pipeline(locked.pipeline_id)
+    job.refresh_from_db()
+    return job
+
+
+def _play_bridge(*, actor: Actor, job: Job) -> Job:
+    from kiln.ci.downstream import enqueue_triggers
+
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        if locked.status != st.MANUAL or locked.project.archived:
+            raise BadRequest("Unplayable Job")
+        locked.status = st.PENDING
+        locked.queued_at = timezone.now()
+        locked.user = actor.user
+        locked.save(update_fields=["status", "queued_at", "user", "updated_at"])
+        process_pipeline(locked.pipeline_id)
+        transaction.on_commit(lambda: enqueue_triggers([locked.pk]))
     job.refresh_from_db()
     return job
 

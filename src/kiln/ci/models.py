@@ -81,6 +81,19 @@ class Pipeline(models.Model):
     trigger = models.ForeignKey(
         "PipelineTrigger", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A downstream pipeline (GitLab's ci_sources_pipelines): the bridge (`trigger:` job) that
+    # created it and that job's pipeline. A child pipeline (source `parent_pipeline`) is in
+    # the same project; a multi-project one (source `pipeline`) in another.
+    source_job = models.ForeignKey(
+        "Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="downstream_pipelines"
+    )
+    source_pipeline = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="downstream_pipelines",
+    )
 
     class Meta:
         constraints: ClassVar[list[Any]] = [
@@ -267,6 +280,9 @@ class Job(models.Model):
     timeout = models.PositiveIntegerField(null=True, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     failure_reason = models.CharField(max_length=64, blank=True, default="")
+    # Why a bridge could not create its downstream pipeline (GitLab's job messages), e.g. the
+    # child pipeline's configuration error.
+    error_messages = models.JSONField(default=list)
     # True once a newer attempt (a retry) replaced this job in its pipeline.
     retried = models.BooleanField(default=False)
     coverage = models.FloatField(null=True, blank=True)

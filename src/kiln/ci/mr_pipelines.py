@@ -10,7 +10,7 @@ task (GitLab's PipelineSuccessWorker), so `merge_when_pipeline_succeeds` merges.
 
 from __future__ import annotations
 
-from kiln.ci.models import Pipeline
+from kiln.ci.models import Pipeline, PipelineSource
 from kiln.core.urls import base_url
 from kiln.merge_requests.hooks import PipelineInfo, register_pipeline_status_provider
 from kiln.projects.models import Project
@@ -68,6 +68,8 @@ def head_pipeline_info(project: Project, sha: str, ref: str) -> PipelineInfo | N
     found = (
         Pipeline.objects.select_related("project__namespace", "user")
         .filter(project=project, sha=sha, ref=ref, tag=False)
+        # A child pipeline runs on its parent's commit; the parent is the head pipeline.
+        .exclude(source=PipelineSource.PARENT_PIPELINE)
         .order_by("-pk")
         .first()
     )
@@ -84,5 +86,7 @@ def merge_after_success(pipeline_id: int) -> list[int]:
 
     pipeline = Pipeline.objects.filter(pk=pipeline_id).first()
     if pipeline is None or pipeline.tag or pipeline.status != "success":
+        return []
+    if pipeline.source == PipelineSource.PARENT_PIPELINE:
         return []
     return pipeline_succeeded(project_id=pipeline.project_id, sha=pipeline.sha, ref=pipeline.ref)

@@ -200,6 +200,10 @@ class _IncludeFetcher:
     def remote(self, url: str) -> str | None:
         return None
 
+    def artifact(self, job: str, path: str) -> str | None:
+        # Only child pipelines read artifacts (kiln.ci.downstream's fetcher).
+        return None
+
 
 # --- creating -------------------------------------------------------------------------------
 
@@ -220,6 +224,8 @@ class PipelineInput:
     # The schedule or trigger token creating it (sources `schedule`, `trigger`).
     schedule_id: int | None = None
     trigger_id: int | None = None
+    # Keys of `variables` that are raw (`expand: false`), as a bridge forwards them.
+    raw_keys: frozenset[str] = frozenset()
 
 
 def _is_protected(project: Project, ref: str, *, tag: bool) -> bool:
@@ -356,6 +362,7 @@ def _options(job: JobPlan, project: Project, sha: str) -> dict[str, Any]:
                 "branch": job.trigger.branch,
                 "include": [dict(i) for i in job.trigger.include],
                 "strategy": job.trigger.strategy,
+                "forward": dict(job.trigger.forward),
             }
         )
         if job.trigger
@@ -445,7 +452,9 @@ def _context(
         instance_variables=layers["instance"],
         group_variables=layers["group"],
         project_variables=layers["project"],
-        pipeline_variables={k: ConfigVariable(v) for k, v, _ in spec.variables},
+        pipeline_variables={
+            k: ConfigVariable(v, expand=k not in spec.raw_keys) for k, v, _ in spec.variables
+        },
         changed_paths=spec.changed_paths,
         exists=_lazy_exists(paths),
     )
@@ -471,13 +480,22 @@ class Created:
 
 
 def create_pipeline_unchecked(
-    *, project: Project, user: User | None, spec: PipelineInput
+    *,
+    project: Project,
+    user: User | None,
+    spec: PipelineInput,
+    config: str | None = None,
+    fetcher: _IncludeFetcher | None = None,
+    bridge: Job | None = None,
 ) -> Created:
     """Create a pipeline for `spec` as `user`. The caller authorized it (a push was allowed,
     or `create_pipeline` checked the API caller). Returns `Created(None, ...)` when there is
-    no configuration or the rules create nothing."""
+    no configuration or the rules create nothing.
+
+    A downstream pipeline (kiln.ci.downstream) passes the `bridge` creating it, and for a
+    child pipeline its configuration (`config`, the bridge's `include:`) and `fetcher`."""
     config_path = project.ci_config_path or DEFAULT_CONFIG_PATH
-    text = _read_text(project, spec.sha, config_path)
+    text = config if config is not None else _read_text(project, spec.sha, config_path)
     if text is None:
         return Created(None, None)
     protected = _is_protected(project, spec.ref, tag=spec.tag)
@@ -487,8 +505,13 @@ def create_pipeline_unchecked(
     result: ProcessResult | None = None
     if not skip:
         context = _context(project, spec, user, protected, commit)
-        fetcher = _IncludeFetcher(project, spec.sha, actor)
-        result = process_config(text, context, fetcher=fetcher, config_path=config_path)
+        result = process_config(
+            text,
+            context,
+            fetcher=fetcher or _IncludeFetcher(project, spec.sha, actor),
+            # A child's configuration is the bridge's include list, not a file of its own.
+            config_path=config_path if config is None else "",
+        )
         if isinstance(result, PipelineSkipped):
             return Created(None, result)
     now = timezone.now()
@@ -511,9 +534,13 @@ def create_pipeline_unchecked(
             committed_at=now,
             pipeline_schedule_id=spec.schedule_id,
             trigger_id=spec.trigger_id,
+            source_job=bridge,
+            source_pipeline_id=bridge.pipeline_id if bridge is not None else None,
         )
         PipelineVariable.objects.bulk_create(
-            PipelineVariable(pipeline=pipeline, key=k, value=v, variable_type=t)
+            PipelineVariable(
+                pipeline=pipeline, key=k, value=v, variable_type=t, raw=k in spec.raw_keys
+            )
             for k, v, t in spec.variables
         )
         if skip:
@@ -589,6 +616,7 @@ def auto_cancel_redundant(pipeline: Pipeline) -> list[int]:
                 pipeline_id=candidate.pk, retried=False, status__in=st.CANCELABLE
             ).update(status=st.CANCELED, finished_at=now, updated_at=now)
             process_pipeline(candidate.pk)
+            _cancel_children_on_commit(candidate.pk)
             canceled.append(candidate.pk)
     if canceled:
         log.info("auto-canceled redundant pipelines", extra={"ids": canceled, "by": pipeline.pk})
@@ -730,8 +758,16 @@ def cancel_pipeline(*, actor: Actor, pipeline: Pipeline) -> Pipeline:
             status=st.CANCELED, finished_at=now, updated_at=now
         )
         process_pipeline(pipeline.pk)
+        _cancel_children_on_commit(pipeline.pk)
     pipeline.refresh_from_db()
     return pipeline
+
+
+def _cancel_children_on_commit(pipeline_id: int) -> None:
+    """Child pipelines are canceled with their parent (GitLab's `cascade_to_children`)."""
+    from kiln.ci.downstream import cancel_children
+
+    transaction.on_commit(lambda: cancel_children(pipeline_id))
 
 
 def retry_pipeline(*, actor: Actor, pipeline: Pipeline) -> Pipeline:
@@ -752,6 +788,11 @@ def retry_pipeline(*, actor: Actor, pipeline: Pipeline) -> Pipeline:
             clone_for_retry(job, user=actor.user)
         reset_skipped_successors(pipeline, {job.name for job in failed})
         process_pipeline(pipeline.pk)
+        pipeline.refresh_from_db()
+        if pipeline.source_job_id is not None:
+            from kiln.ci.downstream import bridge_follows_retry
+
+            bridge_follows_retry(actor=actor, pipeline=pipeline)
     pipeline.refresh_from_db()
     return pipeline
 
@@ -793,3 +834,4 @@ def get_pipeline(project: Project, pipeline_id: int) -> Pipeline:
 _resolve_ref = resolve_ref
 parse_pipeline_variable = _pipeline_variable
 may_set_variables = _may_set_variables
+ProjectIncludeFetcher = _IncludeFetcher

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 from kiln.ci import statuses as st
 from kiln.ci.models import Job, JobKind, Pipeline, RunnerQueueVersion
+from kiln.ci.observers import status_changed_after_commit
 from kiln.projects.models import Project
 
 log = logging.getLogger(__name__)
@@ -98,14 +100,8 @@ def _decide(job: Job, previous: str, now: dt.datetime) -> None:
     if previous not in valid:
         job.status = st.SKIPPED
         return
-    if job.kind == JobKind.BRIDGE and job.when != "manual":
-        # Downstream (trigger) pipelines are not supported yet: the bridge fails with
-        # GitLab's reason rather than pretending to have run.
-        job.status = st.FAILED
-        job.failure_reason = "downstream_pipeline_creation_failed"
-        job.finished_at = now
-        return
-    if job.when == "delayed":
+    # A bridge is never scheduled (GitLab's `schedulable?`): a delayed one is enqueued.
+    if job.when == "delayed" and job.kind != JobKind.BRIDGE:
         seconds = int(job.options.get("start_in_seconds") or 0)
         job.status = st.SCHEDULED
         job.scheduled_at = now + dt.timedelta(seconds=seconds)
@@ -151,12 +147,19 @@ def update_pipeline_status(pipeline: Pipeline, jobs: list[Job], now: dt.datetime
 
 def _status_changed(pipeline: Pipeline, status: str) -> None:
     """Side effects of a pipeline reaching a new status, after the transaction commits."""
-    from kiln.ci.observers import status_changed_after_commit
-
     status_changed_after_commit(pipeline, status)
+    pipeline_id = pipeline.pk
     if status == st.SUCCESS and not pipeline.tag:
-        pipeline_id = pipeline.pk
         transaction.on_commit(lambda: _enqueue_success(pipeline_id))
+    if pipeline.source_job_id is not None:
+        # A downstream pipeline: its bridge may follow it (kiln.ci.downstream).
+        transaction.on_commit(lambda: _downstream().enqueue_bridge_update(pipeline_id))
+
+
+def _downstream() -> Any:
+    from kiln.ci import downstream
+
+    return downstream
 
 
 def _enqueue_success(pipeline_id: int) -> None:
@@ -194,9 +197,14 @@ def process_pipeline(pipeline_id: int) -> Pipeline:
                 touched[job.pk] = job
                 changed = True
         enqueued = False
+        bridges: list[int] = []
         for job in touched.values():
             job.updated_at = now
             job.save(update_fields=_JOB_FIELDS)
+            if job.kind == JobKind.BRIDGE:
+                if job.status == st.PENDING:
+                    bridges.append(job.pk)
+                continue
             enqueued = enqueued or job.status == st.PENDING
             if job.status == st.SCHEDULED:
                 scheduled.append(job)
@@ -205,6 +213,9 @@ def process_pipeline(pipeline_id: int) -> Pipeline:
             bump_queue(pipeline.project)
         if scheduled:
             transaction.on_commit(lambda: _schedule(scheduled))
+        if bridges:
+            # Pending bridges create their downstream pipelines (kiln.ci.downstream).
+            transaction.on_commit(lambda: _downstream().enqueue_triggers(bridges))
     return pipeline
 
 

@@ -16,7 +16,15 @@ from django.db.models import Q, QuerySet
 from kiln.ci import policies
 from kiln.ci import statuses as st
 from kiln.ci.jobtokens import JobTokenActor
-from kiln.ci.models import Job, Pipeline, Runner, RunnerNamespace, RunnerProject, RunnerType
+from kiln.ci.models import (
+    Job,
+    Pipeline,
+    PipelineSource,
+    Runner,
+    RunnerNamespace,
+    RunnerProject,
+    RunnerType,
+)
 from kiln.core.access import AccessLevel
 from kiln.core.actor import Actor
 from kiln.core.errors import Forbidden, InvalidParameter, NotFound
@@ -109,6 +117,9 @@ def list_pipelines(project: Project, filters: PipelineFilters) -> QuerySet[Pipel
         qs = qs.filter(status=f.status)
     if f.source:
         qs = qs.filter(source=f.source)
+    else:
+        # GitLab's PipelinesFinder lists child pipelines only when asked for by their source.
+        qs = qs.exclude(source=PipelineSource.PARENT_PIPELINE)
     if f.ref:
         qs = qs.filter(ref=f.ref)
     if f.sha:

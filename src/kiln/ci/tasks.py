@@ -11,7 +11,7 @@ from django_tasks import task
 
 from kiln.ci import statuses as st
 from kiln.ci import storage
-from kiln.ci.models import Job, JobArtifact
+from kiln.ci.models import Job, JobArtifact, JobKind
 from kiln.ci.processing import bump_queue, process_pipeline
 
 # GitLab drops a running job whose runner went silent for an hour (StuckCiJobsWorker).
@@ -72,16 +72,16 @@ def drop_stuck_jobs() -> int:
     now = timezone.now()
     dropped = 0
     silent = list(
-        Job.objects.filter(status=st.RUNNING, updated_at__lt=now - STUCK_AFTER).values_list(
-            "pk", flat=True
-        )[:1000]
+        Job.objects.filter(
+            status=st.RUNNING, updated_at__lt=now - STUCK_AFTER, kind=JobKind.BUILD
+        ).values_list("pk", flat=True)[:1000]
     )
     dropped += _drop(silent, st.RUNNING, "stuck_or_timeout_failure", now)
     overdue = [
         job.pk
-        for job in Job.objects.filter(status=st.RUNNING, started_at__isnull=False).only(
-            "pk", "timeout", "started_at"
-        )[:5000]
+        for job in Job.objects.filter(
+            status=st.RUNNING, started_at__isnull=False, kind=JobKind.BUILD
+        ).only("pk", "timeout", "started_at")[:5000]
         if job.started_at is not None
         and now - job.started_at > dt.timedelta(seconds=job.timeout or 3600) + TIMEOUT_GRACE
     ]
@@ -117,6 +117,22 @@ def pipeline_succeeded(pipeline_id: int) -> list[int]:
     from kiln.ci.mr_pipelines import merge_after_success
 
     return merge_after_success(pipeline_id)
+
+
+@task()
+def create_downstream_pipeline(bridge_id: int) -> int | None:
+    """A bridge became pending: its child or multi-project pipeline (kiln.ci.downstream)."""
+    from kiln.ci.downstream import trigger_downstream
+
+    return trigger_downstream(bridge_id)
+
+
+@task()
+def update_bridge_status(pipeline_id: int) -> None:
+    """A downstream pipeline changed status: its `strategy: depend` bridge follows."""
+    from kiln.ci.downstream import update_bridge
+
+    update_bridge(pipeline_id)
 
 
 @task()

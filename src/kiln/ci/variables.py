@@ -236,6 +236,8 @@ _ATTRIBUTES = ("value", "variable_type", "protected", "masked", "raw", "descript
 
 def _validate(row: Variable, owner: VariableOwner) -> None:
     errors: dict[str, list[str]] = {}
+    if row._state.adding and row.hidden and not row.masked:
+        errors["masked"] = ["should be true when variable is hidden"]
     if not row.key:
         errors["key"] = ["can't be blank"]
     elif len(row.key) > 255:
@@ -276,6 +278,8 @@ def create_variable(
     for name in _ATTRIBUTES:
         if changes.get(name) is not None:
             setattr(row, name, changes[name])
+    # Masked and hidden (GitLab 17.4): only when created, and never for instance variables.
+    row.hidden = bool(changes.get("hidden")) and not owner.is_instance
     if changes.get("environment_scope"):
         row.environment_scope = str(changes["environment_scope"])
     _validate(row, owner)
@@ -292,9 +296,13 @@ def update_variable(
 ) -> Variable:
     _authorize(actor, owner)
     _check_type(changes)
+    was_masked, was_hidden = row.masked, row.hidden
     for name in _ATTRIBUTES:
         if changes.get(name) is not None:
             setattr(row, name, changes[name])
+    if changes.get("hidden") is not None:
+        row.hidden = bool(changes["hidden"])
+    _check_visibility_change(row, was_masked=was_masked, was_hidden=was_hidden)
     if changes.get("environment_scope"):
         row.environment_scope = str(changes["environment_scope"])
     _validate(row, owner)
@@ -304,6 +312,21 @@ def update_variable(
     except IntegrityError:
         raise ValidationFailed({"key": [f"({row.key}) has already been taken"]}) from None
     return row
+
+
+def _check_visibility_change(row: Variable, *, was_masked: bool, was_hidden: bool) -> None:
+    """GitLab's Ci::HidableVariable: a variable is hidden only when created, and a hidden
+    one stays masked and hidden (its value is never shown again)."""
+    masked_changed, hidden_changed = row.masked != was_masked, row.hidden != was_hidden
+    if not masked_changed and not hidden_changed:
+        return
+    if not row.hidden and not hidden_changed:
+        return
+    if hidden_changed:
+        raise ValidationFailed({"base": ["Only new variables can be set as masked and hidden."]})
+    raise ValidationFailed(
+        {"base": ["The visibility setting cannot be changed for masked and hidden variables."]}
+    )
 
 
 def delete_variable(*, actor: Actor, owner: VariableOwner, row: Variable) -> None:

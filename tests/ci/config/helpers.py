@@ -83,6 +83,7 @@ class FakeFetcher:
     files: dict[str, str] = field(default_factory=dict)
     projects: dict[tuple[str, str | None], dict[str, str]] = field(default_factory=dict)
     remotes: dict[str, str] = field(default_factory=dict)
+    artifacts: dict[tuple[str, str], str] = field(default_factory=dict)
     forbidden: set[str] = field(default_factory=set)
     templates: BundledTemplates = field(default_factory=BundledTemplates)
     calls: list[tuple[str, ...]] = field(default_factory=list)
@@ -109,6 +110,10 @@ class FakeFetcher:
     def remote(self, url: str) -> str | None:
         self.calls.append(("remote", url))
         return self.remotes.get(url)
+
+    def artifact(self, job: str, path: str) -> str | None:
+        self.calls.append(("artifact", job, path))
+        return self.artifacts.get((job, path))
 
 
 def run(

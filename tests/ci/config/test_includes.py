@@ -106,7 +106,7 @@ def test_local_include_errors(include: str, files: dict[str, str], message: str)
         ("{component: gitlab.com/x/y@1}", "Component `gitlab.com/x/y@1` cannot be included"),
         (
             "{artifact: gen.yml, job: gen}",
-            "Only child pipelines can include configuration from job artifacts!",
+            "Including configs from artifacts is only allowed when triggering child pipelines",
         ),
     ],
 )
@@ -398,3 +398,42 @@ def test_no_fetcher_means_nothing_can_be_included() -> None:
     assert result.errors == ("Local file `a.yml` does not exist!",)
     # ...but a configuration without includes needs no fetcher.
     assert isinstance(process_config("job: {script: x}\n", context()), PipelinePlan)
+
+
+def test_artifact_include_of_a_child_pipeline() -> None:
+    fetcher = FakeFetcher(
+        files={"ci/common.yml": "variables: {COMMON: '1'}\n"},
+        artifacts={("gen", "out/child.yml"): "include: ci/common.yml\nchild: {script: [go]}\n"},
+    )
+    child = context(source="parent_pipeline")
+    result = plan("include: [{artifact: out/child.yml, job: gen}]\n", child, fetcher=fetcher)
+    assert [job.name for job in result.jobs] == ["child"]
+    assert result.variables["COMMON"].value == "1"
+    assert result.includes[0] == {
+        "type": "artifact",
+        "location": "out/child.yml",
+        "job_name": "gen",
+    }
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{artifact: child.yml}", "Job must be provided when including configs from artifacts"),
+        (
+            "{artifact: child.txt, job: gen}",
+            "Included file `child.txt` does not have YAML extension!",
+        ),
+        (
+            "{artifact: missing.yml, job: nobody}",
+            "Job `nobody` not found in parent pipeline or does not have artifacts!",
+        ),
+        ("{artifact: empty.yml, job: gen}", "File `empty.yml` is empty!"),
+        ("{artifact: list.yml, job: gen}", "Included file `list.yml` does not have valid YAML"),
+    ],
+)
+def test_artifact_include_errors(entry: str, message: str) -> None:
+    fetcher = FakeFetcher(artifacts={("gen", "empty.yml"): "  \n", ("gen", "list.yml"): "- a\n"})
+    child = context(source="parent_pipeline")
+    found = errors(f"include: [{entry}]\n", child, fetcher=fetcher)
+    assert found[0].startswith(message), found

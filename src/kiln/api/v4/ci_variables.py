@@ -80,8 +80,8 @@ def _update(
     owner: VariableOwner, actor: Actor, key: str, payload: VariableParams, scope: str | None
 ) -> dict[str, Any]:
     row = services.get_variable(actor=actor, owner=owner, key=key, environment_scope=scope)
-    changes = _changes(payload)
-    changes.pop("key", None)
+    # `masked_and_hidden` is a parameter of creation only, as in GitLab.
+    changes = payload.dict(exclude_none=True, exclude={"key", "masked_and_hidden"})
     row = services.update_variable(actor=actor, owner=owner, row=row, changes=changes)
     return variable_entity(row)
 

@@ -16,7 +16,7 @@ from ninja import Query, Router, Schema, Status
 from kiln.api.v4.auth import actor_of, require_user
 from kiln.api.v4.pagination import paginated
 from kiln.api.v4.params import Params, PathStr
-from kiln.api.v4.presenters.ci import job_entities, job_entity
+from kiln.api.v4.presenters.ci import bridge_entities, job_entities, job_entity
 from kiln.ci import artifacts as artifact_service
 from kiln.ci import jobs as services
 from kiln.ci import queries, storage
@@ -104,6 +104,8 @@ def play_job(
     actor = require_user(request)
     variables = [v.dict() for v in payload.job_variables_attributes or []]
     job = services.play_job(actor=actor, job=_job(actor, id, job_id), variables=variables)
+    if job.kind == JobKind.BRIDGE:
+        return bridge_entities([job], request, actor)[0]
     return job_entity(job, request)
 
 

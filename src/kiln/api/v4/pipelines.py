@@ -13,6 +13,7 @@ from kiln.api.v4.auth import actor_of, require_user
 from kiln.api.v4.pagination import paginated
 from kiln.api.v4.params import Params, PathStr
 from kiln.api.v4.presenters.ci import (
+    bridge_entities,
     job_entities,
     pipeline_entities,
     pipeline_entity,
@@ -111,19 +112,13 @@ def pipeline_jobs(
 def pipeline_bridges(
     request: HttpRequest, response: HttpResponse, id: PathStr, pipeline_id: int
 ) -> list[dict[str, Any]]:
-    project = queries.get_ci_project_for(actor_of(request), id)
+    actor = actor_of(request)
+    project = queries.get_ci_project_for(actor, id)
     pipeline = queries.get_pipeline_for(project, pipeline_id)
     found = queries.list_jobs(project, scope=_scope(request), pipeline=pipeline).filter(
         kind=JobKind.BRIDGE
     )
-
-    def present(page: list[Any]) -> list[dict[str, Any]]:
-        entities = job_entities(page, request)
-        for entity in entities:
-            entity["downstream_pipeline"] = None
-        return entities
-
-    return paginated(request, response, found, present)
+    return paginated(request, response, found, lambda page: bridge_entities(page, request, actor))
 
 
 @router.get("/projects/{id}/pipelines/{int:pipeline_id}/variables")

@@ -10,6 +10,7 @@ would run). See processor.py for the order of the steps and each module for one 
 from kiln.ci.config.context import (
     ConfigContext,
     IncludeFetcher,
+    IncludeFetchError,
     IncludeNotFoundError,
     Limits,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "ConfigContext",
     "ConfigErrors",
     "Environment",
+    "IncludeFetchError",
     "IncludeFetcher",
     "IncludeNotFoundError",
     "JobPlan",

@@ -29,6 +29,11 @@ class IncludeNotFoundError(Exception):
         self.kind = kind
 
 
+class IncludeFetchError(Exception):
+    """Raised by a fetcher with GitLab's message for a file it cannot give (an artifact too
+    large, a job without artifacts, ...); the processor reports the message as is."""
+
+
 class IncludeFetcher(Protocol):
     """Where included files come from. Every method returns the file's text, or None when
     the file does not exist; the processor turns None into GitLab's error message."""
@@ -52,6 +57,12 @@ class IncludeFetcher(Protocol):
         """A file over HTTP(S). Only called when the context allows remote includes; the
         implementation must refuse local and private addresses (server-side request
         forgery), cap the size and time out, as GitLab's Gitlab::HTTP does."""
+
+    def artifact(self, job: str, path: str) -> str | None:
+        """A file of the artifacts archive of job `job` of the parent pipeline (`include:
+        artifact:` of a child pipeline). Only called when the context's source is
+        `parent_pipeline`; raises IncludeFetchError with GitLab's message when the job has no
+        artifacts or the archive is too large."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ Sources:
               are looked up in that project at that ref;
 * `template:` one of GitLab's CI templates (bundled with Kiln, see BundledTemplates);
 * `remote:`   refused unless the context allows it;
-* `component:` and `artifact:` are not supported yet and fail with a clear error.
+* `artifact:` + `job:` a file of an artifacts archive of a job of the parent pipeline, only
+              when creating a child pipeline (dynamic child pipelines);
+* `component:` is not supported yet and fails with a clear error.
 
 `rules:` on an include are evaluated with the pipeline's variables (not the YAML ones, as
 in GitLab); `inputs:` feed the included file's `spec:inputs`. At most 150 files may be
@@ -31,7 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from kiln.ci.config import rules as rules_mod
-from kiln.ci.config.context import ConfigContext, IncludeFetcher, IncludeNotFoundError
+from kiln.ci.config.context import (
+    ConfigContext,
+    IncludeFetcher,
+    IncludeFetchError,
+    IncludeNotFoundError,
+)
 from kiln.ci.config.errors import ConfigError, IncludeError, YamlLoadError
 from kiln.ci.config.globs import fnmatch
 from kiln.ci.config.inputs import interpolate
@@ -110,7 +117,7 @@ def _normalize(entry: Any, variables: Mapping[str, str]) -> dict[str, Any]:
     if len(subkeys) > 1:
         raise IncludeError(f"Each include must use only one of: `{'`, `'.join(FILE_SUBKEYS)}`")
     normalized = dict(entry)
-    for key in ("local", "remote", "template", "file", "project", "ref"):
+    for key in ("local", "remote", "template", "file", "project", "ref", "artifact", "job"):
         value = normalized.get(key)
         if isinstance(value, str):
             normalized[key] = expand(value, variables, keep_undefined=True)
@@ -210,7 +217,38 @@ def _fetch_files(spec: dict[str, Any], origin: _Origin, state: _State) -> list[_
             f"Component `{spec['component']}` cannot be included: CI/CD "
             "components are not supported by this server yet!"
         )
-    raise IncludeError("Only child pipelines can include configuration from job artifacts!")
+    if "artifact" in spec:
+        return [_artifact_file(spec, state, inputs)]
+    raise IncludeError(f"`{_compact_json(spec)}` does not have a valid subkey for include.")
+
+
+def _artifact_file(spec: dict[str, Any], state: _State, inputs: Any) -> _File:
+    location = _check_location(spec["artifact"])
+    job = spec.get("job")
+    if state.context.source != "parent_pipeline":
+        raise IncludeError(
+            "Including configs from artifacts is only allowed when triggering child pipelines"
+        )
+    if not isinstance(job, str) or not job:
+        raise IncludeError("Job must be provided when including configs from artifacts")
+
+    def read() -> str:
+        fetcher = state.fetcher
+        try:
+            text = fetcher.artifact(job, location) if fetcher is not None else None
+        except IncludeFetchError as exc:
+            raise IncludeError(str(exc)) from exc
+        if text is None:
+            raise IncludeError(
+                f"Job `{job}` not found in parent pipeline or does not have artifacts!"
+            )
+        if not text.strip():
+            raise IncludeError(f"File `{location}` is empty!")
+        return text
+
+    meta = {"type": "artifact", "location": location, "job_name": job}
+    # Local includes inside it are files of the pipeline's commit, as GitLab reads them.
+    return _File(("artifact", job, location), location, _Origin("local"), meta, inputs, read)
 
 
 def _local_file(location: str, origin: _Origin, state: _State, inputs: Any) -> _File:

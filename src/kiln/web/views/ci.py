@@ -62,6 +62,7 @@ from kiln.gitstore import GitStoreError
 from kiln.projects.models import Project
 from kiln.repositories import queries as repo_queries
 from kiln.web.context import actor_for
+from kiln.web.views import ci_downstream
 from kiln.web.views.ci_log import LOG_POLL_BYTES, LogState, ops_to_html, render_log
 from kiln.web.views.dashboard import paginate
 from kiln.web.views.settings import form_errors
@@ -262,12 +263,13 @@ def _job_actions(actor: Actor, job: Job) -> dict[str, bool]:
     """Which buttons to show: the service's own rules (policy and status)."""
     build = job.kind == JobKind.BUILD
     return {
-        "retry": build
-        and not job.retried
+        "retry": not job.retried
         and job.status in st.RETRYABLE
+        and (build or job.failure_reason not in job_services.FINAL_BRIDGE_FAILURES)
         and can(actor, "retry_build", job),
         "cancel": job.status in st.CANCELABLE and can(actor, "cancel_build", job),
-        "play": build and job.status in (st.MANUAL, st.SCHEDULED) and can(actor, "play_job", job),
+        "play": job.status in ((st.MANUAL, st.SCHEDULED) if build else (st.MANUAL,))
+        and can(actor, "play_job", job),
         "erase": build
         and job.status in st.COMPLETED
         and job.erased_at is None
@@ -304,6 +306,7 @@ def pipeline_show(request: HttpRequest, full_path: str, pipeline_id: int) -> Htt
         }
         for (_, name), rows in sorted(stages.items())
     ]
+    ci_downstream.annotate_bridges(actor, stage_list)
     summary = test_reports.test_report_summary(pipeline)
     failed_cases: list[dict[str, Any]] = []
     if summary["total"]["failed"] or summary["total"]["error"]:
@@ -329,6 +332,7 @@ def pipeline_show(request: HttpRequest, full_path: str, pipeline_id: int) -> Htt
             "can_cancel": pipeline.status in st.CANCELABLE
             and can(actor, "cancel_pipeline", pipeline),
             "yaml_errors": pipeline.yaml_errors,
+            "upstream": ci_downstream.upstream_link(actor, pipeline),
         },
     )
 

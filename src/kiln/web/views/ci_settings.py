@@ -137,6 +137,9 @@ def _variable_changes(post: Any) -> dict[str, Any]:
         changes["value"] = post.get("value", "").replace("\r\n", "\n")
     if visibility in ("visible", "masked"):
         changes["masked"] = visibility == "masked"
+    elif visibility == "masked_and_hidden":
+        # Only a new variable becomes hidden; a hidden one keeps its visibility.
+        changes["masked"] = changes["hidden"] = True
     return changes
 
 
@@ -184,8 +187,12 @@ def variable_edit(request: HttpRequest, full_path: str, variable_id: int) -> Htt
     if request.method == "POST":
         owner = variable_services.VariableOwner(project=project)
         changes = _variable_changes(request.POST)
-        if row.hidden and not request.POST.get("value"):
-            changes.pop("value", None)
+        if row.hidden:
+            # A hidden variable keeps its visibility, and its value unless a new one is given.
+            changes.pop("masked", None)
+            changes.pop("hidden", None)
+            if not request.POST.get("value"):
+                changes.pop("value", None)
         try:
             variable_services.update_variable(
                 actor=actor_for(request), owner=owner, row=row, changes=changes

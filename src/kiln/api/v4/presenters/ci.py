@@ -32,6 +32,7 @@ from kiln.ci.models import (
 )
 from kiln.ci.queries import ONLINE_WINDOW, STALE_WINDOW, dependencies_of
 from kiln.ci.variables import JobVariable
+from kiln.core.actor import Actor
 from kiln.core.urls import base_url
 
 _LABELS = {
@@ -235,6 +236,38 @@ def _job(job: Job, artifacts: list[JobArtifact], request: HttpRequest | None) ->
     if archive is not None:
         data["artifacts_file"] = {"filename": archive.filename, "size": archive.size}
     return data
+
+
+_JOB_BASIC = (
+    "id", "status", "stage", "name", "ref", "tag", "coverage", "allow_failure", "created_at",
+    "started_at", "finished_at", "erased_at", "duration", "queued_duration", "user", "commit",
+    "pipeline", "failure_reason", "web_url", "project",
+)  # fmt: skip
+
+
+def bridge_entities(
+    bridges: Sequence[Job], request: HttpRequest | None, actor: Actor
+) -> list[dict[str, Any]]:
+    """GitLab's Bridge entity (JobBasic and `downstream_pipeline`). A downstream pipeline in a
+    project the viewer may not read is `null`."""
+    from kiln.ci.downstream import downstream_of
+    from kiln.ci.policies import can_read_pipelines
+
+    downstream = downstream_of(bridges)
+    readable: dict[int, bool] = {}
+    result = []
+    for bridge in bridges:
+        data = _job(bridge, [], request)
+        entity = {key: data[key] for key in _JOB_BASIC if key in data}
+        pipeline = downstream.get(bridge.pk)
+        if pipeline is not None and pipeline.project_id not in readable:
+            readable[pipeline.project_id] = can_read_pipelines(actor, pipeline.project)
+        visible = pipeline is not None and readable[pipeline.project_id]
+        entity["downstream_pipeline"] = (
+            pipeline_basic(pipeline, request) if pipeline is not None and visible else None
+        )
+        result.append(entity)
+    return result
 
 
 # --- runners ------------------------------------------------------------------------------------
