@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from kiln.ci import resource_groups
 from kiln.ci import statuses as st
+from kiln.ci.config import JobPlan
 from kiln.ci.config.durations import parse_duration
 from kiln.ci.config.variables import expand
 from kiln.ci.environments import (
@@ -84,13 +85,11 @@ def _action(job: Job) -> str:
 # --- pipeline creation ------------------------------------------------------------------------
 
 
-def prepare_jobs(
-    project: Project, jobs: Sequence[Job], variables: Sequence[Mapping[str, str]]
-) -> None:
+def prepare_jobs(project: Project, jobs: Sequence[Job], plans: Sequence[JobPlan]) -> None:
     """Before the jobs of a new pipeline are saved (the caller holds the project's row lock):
     their environments and resource groups (see the module docstring)."""
-    for job, job_variables in zip(jobs, variables, strict=True):
-        resource_groups.prepare_job(job, job_variables)
+    for job, plan in zip(jobs, plans, strict=True):
+        resource_groups.prepare_job(job, plan.expanded_resource_group)
         options = _environment_options(job)
         if not options.get("name"):
             continue

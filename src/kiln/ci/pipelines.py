@@ -537,7 +537,7 @@ def create_pipeline_unchecked(
             pipeline.warnings = list(result.warnings)
             pipeline.save(update_fields=["stages", "name", "warnings"])
             rows = _job_rows(result, pipeline, user)
-            prepare_jobs(project, [j for j, _ in rows], [p.expanded_variables for p in result.jobs])
+            prepare_jobs(project, [job for job, _ in rows], result.jobs)
             jobs = Job.objects.bulk_create([job for job, _ in rows])
             JobTag.objects.bulk_create(
                 JobTag(job=job, name=tag)

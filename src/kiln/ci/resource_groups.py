@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from kiln.ci import statuses as st
-from kiln.ci.config.variables import expand
 from kiln.ci.environments import access_level, can_write, name_errors
 from kiln.ci.models import Job, Pipeline, ResourceGroup, ResourceProcessMode
 from kiln.core.access import AccessLevel
@@ -63,11 +62,11 @@ def ensure_group(project: Project, key: str) -> ResourceGroup | None:
         return ResourceGroup.objects.filter(project=project, key=key).first()
 
 
-def prepare_job(job: Job, variables: Mapping[str, str]) -> None:
-    """At pipeline creation: the job's group, its key expanded with the job's variables."""
-    key = job.options.get("resource_group")
-    if isinstance(key, str) and key:
-        job.resource_group = ensure_group(job.project, expand(key, variables))
+def prepare_job(job: Job, key: str | None) -> None:
+    """At pipeline creation: the job's group, named by its `resource_group` with the job's
+    variables expanded (kiln.ci.config's `expanded_resource_group`)."""
+    if key:
+        job.resource_group = ensure_group(job.project, key)
 
 
 # --- the state machine ----------------------------------------------------------------------
