@@ -26,7 +26,7 @@ from kiln.web.views.dashboard import paginate
 PER_PAGE = 20
 TABS = (("available", "Available"), ("stopped", "Stopped"))
 # The CI badge class each environment state is shown with.
-_STATE_BADGES = {
+_STATE_BADGES: dict[str, str] = {
     EnvironmentState.AVAILABLE: "success",
     EnvironmentState.STOPPING: "waiting_for_resource",
     EnvironmentState.STOPPED: "canceled",
