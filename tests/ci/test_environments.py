@@ -429,3 +429,29 @@ def test_hostile_input_changes_nothing(gl: gitlab.Gitlab, server_url: str) -> No
     assert list(Environment.objects.filter(project=project).values_list("name", flat=True)) == [
         "dup"
     ]
+
+
+def test_auto_stop_plays_the_stop_job_when_due(gl: gitlab.Gitlab) -> None:
+    from kiln.ci import periodic
+    from kiln.ci.models import PeriodicRun
+
+    root = b.root_user()
+    project = project_with_ci(root, REVIEW, name=b.unique("autostop"))
+    runner = instance_runner()
+    pipeline = latest_pipeline(project)
+    finish(take(runner).job)
+    finish(take(runner).job)
+    environment = Environment.objects.get(project=project)
+    assert environment.auto_stop_at is not None
+    assert environments.stop_due_environments() == 0
+    Environment.objects.filter(pk=environment.pk).update(
+        auto_stop_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    PeriodicRun.objects.all().delete()
+    assert "ci.stop_due_environments" in periodic.run_due()
+    environment.refresh_from_db()
+    assert (environment.state, environment.auto_stop_at) == ("stopping", None)
+    stop_job = _job(pipeline, "stop_review")
+    assert (stop_job.status, stop_job.user_id) == (st.PENDING, root.pk)
+    finish(take(runner).job)
+    assert gl.projects.get(project.pk).environments.get(environment.pk).state == "stopped"

@@ -292,17 +292,24 @@ def stop_actions(environment: Environment) -> list[Job]:
 
 def stop_environment(*, actor: Actor, environment: Environment, force: bool = False) -> Environment:
     """POST .../stop (and the UI's Stop button): plays the stop jobs (the environment is then
-    `stopping` until they finish) or stops it at once. `force` skips the stop jobs.
+    `stopping` until they finish) or stops it at once. `force` skips the stop jobs."""
+    _require_write(actor, environment.project)
+    return _stop(actor, environment, force=force, only_if_due=False)
 
-    The state changes in its own transaction before the jobs are played, so the environment
-    row is never locked while a pipeline is (kiln.ci.deployments locks in the other order)."""
+
+def _stop(actor: Actor, environment: Environment, *, force: bool, only_if_due: bool) -> Environment:
+    """The state changes in its own transaction before the jobs are played (as `actor`, who
+    must be allowed to play them), so the environment row is never locked while a pipeline
+    is: kiln.ci.deployments locks in the other order."""
     from kiln.ci.jobs import play_job
 
-    _require_write(actor, environment.project)
     actions: list[Job] = []
     with transaction.atomic():
         locked = Environment.objects.select_for_update().get(pk=environment.pk)
-        if force:
+        due = locked.auto_stop_at is not None and locked.auto_stop_at <= timezone.now()
+        if only_if_due and not due:
+            pass
+        elif force:
             if locked.state != EnvironmentState.STOPPED:
                 locked.state = EnvironmentState.STOPPED
                 locked.save(update_fields=["state", "updated_at"])
@@ -311,7 +318,8 @@ def stop_environment(*, actor: Actor, environment: Environment, force: bool = Fa
             if any(not can(actor, "play_job", job) for job in actions):
                 raise Forbidden()
             locked.state = EnvironmentState.STOPPING if actions else EnvironmentState.STOPPED
-            locked.save(update_fields=["state", "updated_at"])
+            locked.auto_stop_at = None
+            locked.save(update_fields=["state", "auto_stop_at", "updated_at"])
     for job in actions:
         try:
             play_job(actor=actor, job=job)
@@ -320,6 +328,23 @@ def stop_environment(*, actor: Actor, environment: Environment, force: bool = Fa
             log.info("stop job was not playable", extra={"job_id": job.pk})
     environment.refresh_from_db()
     return environment
+
+
+def stop_due_environments(limit: int = 200) -> int:
+    """The worker's auto-stop (GitLab's Environments::AutoStopWorker): available environments
+    past their `auto_stop_at` are stopped as the user of their stop job (which is played)."""
+    stopped = 0
+    for environment in list(due_for_auto_stop()[:limit]):
+        actions = stop_actions(environment)
+        user = actions[-1].user if actions else None
+        actor = Actor.for_user(user) if user is not None else Actor()
+        try:
+            _stop(actor, environment, force=False, only_if_due=True)
+        except Forbidden:
+            log.warning("cannot auto-stop an environment", extra={"id": environment.pk})
+            continue
+        stopped += 1
+    return stopped
 
 
 # --- reads ----------------------------------------------------------------------------------
