@@ -264,6 +264,8 @@ def clone_for_retry(job: Job, *, user: User | None) -> Job:
         tag=job.tag,
         protected=job.protected,
         user=user,
+        environment_id=job.environment_id,
+        resource_group_id=job.resource_group_id,
     )
     JobTag.objects.bulk_create(JobTag(job=clone, name=name) for name in job.tag_list)
     Job.objects.filter(pk=job.pk).update(retried=True)

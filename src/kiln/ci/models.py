@@ -298,6 +298,15 @@ class Job(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     artifacts_expire_at = models.DateTimeField(null=True, blank=True)
+    # The environment of an `environment:` job (GitLab's job_environments link) and the
+    # resource group of a `resource_group:` job, both set when the pipeline is created.
+    environment = models.ForeignKey(
+        "Environment", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    resource_group = models.ForeignKey(
+        "ResourceGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    waiting_for_resource_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes: ClassVar[list[Any]] = [
@@ -522,3 +531,132 @@ class PeriodicRun(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- environments, deployments, resource groups ----------------------------------------------
+
+
+class EnvironmentState(models.TextChoices):
+    AVAILABLE = "available"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class EnvironmentTier(models.TextChoices):
+    PRODUCTION = "production"
+    STAGING = "staging"
+    TESTING = "testing"
+    DEVELOPMENT = "development"
+    OTHER = "other"
+
+
+class Environment(models.Model):
+    """Where a project is deployed (GitLab's `environments`): created by the first job that
+    names it, or through the API. `slug` is GitLab's, computed once from the name."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=255)
+    slug = models.CharField(max_length=24)
+    external_url = models.CharField(max_length=255, blank=True, default="")
+    state = models.CharField(
+        max_length=16, choices=EnvironmentState.choices, default=EnvironmentState.AVAILABLE
+    )
+    tier = models.CharField(
+        max_length=16, choices=EnvironmentTier.choices, default=EnvironmentTier.OTHER
+    )
+    auto_stop_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["project", "name"], name="ci_environment_name"),
+            models.UniqueConstraint(fields=["project", "slug"], name="ci_environment_slug"),
+        ]
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["state", "auto_stop_at"], name="ci_environment_auto_stop"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeploymentStatus(models.TextChoices):
+    CREATED = "created"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    SKIPPED = "skipped"
+    BLOCKED = "blocked"
+
+
+class Deployment(models.Model):
+    """One deployment to an environment: made by a job (`deployable`, its status follows the
+    job's) or recorded through the API (no job)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="deployments"
+    )
+    # Per-project number, as GitLab's `iid`.
+    iid = models.PositiveIntegerField()
+    job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="deployments"
+    )
+    ref = models.CharField(max_length=1024)
+    tag = models.BooleanField(default=False)
+    sha = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.CREATED
+    )
+    # The job's `environment:on_stop`: the job of the same pipeline that stops the environment.
+    on_stop = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["project", "iid"], name="ci_deployment_project_iid"),
+        ]
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["environment", "status", "id"], name="ci_deployment_env_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"deployment {self.pk} ({self.status})"
+
+
+class ResourceProcessMode(models.TextChoices):
+    UNORDERED = "unordered"
+    OLDEST_FIRST = "oldest_first"
+    NEWEST_FIRST = "newest_first"
+    NEWEST_READY_FIRST = "newest_ready_first"
+
+
+class ResourceGroup(models.Model):
+    """GitLab's `ci_resource_groups` with its single resource: at most one job of the group
+    (`holder`) is pending or running at a time; the others wait for it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    process_mode = models.CharField(
+        max_length=24, choices=ResourceProcessMode.choices, default=ResourceProcessMode.UNORDERED
+    )
+    holder = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["project", "key"], name="ci_resource_group_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -59,6 +59,11 @@ def _registry() -> list[Periodic]:
             dt.timedelta(minutes=7),
             tasks.remove_expired_artifacts.enqueue,
         ),
+        Periodic(
+            "ci.stop_due_environments",
+            dt.timedelta(minutes=1),
+            tasks.stop_due_environments.enqueue,
+        ),
         *_REGISTERED,
     ]
 

@@ -47,6 +47,7 @@ from kiln.ci.config import (
 )
 from kiln.ci.config import Variable as ConfigVariable
 from kiln.ci.config.variables import expand
+from kiln.ci.deployments import prepare_jobs
 from kiln.ci.models import (
     ZERO_SHA,
     Job,
@@ -341,6 +342,7 @@ def _options(job: JobPlan, project: Project, sha: str) -> dict[str, Any]:
                 "action": job.environment.action,
                 "on_stop": job.environment.on_stop,
                 "deployment_tier": job.environment.deployment_tier,
+                "auto_stop_in": job.environment.auto_stop_in,
             }
             if job.environment
             else None
@@ -562,6 +564,7 @@ def create_pipeline_unchecked(
             pipeline.warnings = list(result.warnings)
             pipeline.save(update_fields=["stages", "name", "warnings"])
             rows = _job_rows(result, pipeline, user)
+            prepare_jobs(project, [job for job, _ in rows], result.jobs)
             jobs = Job.objects.bulk_create([job for job, _ in rows])
             JobTag.objects.bulk_create(
                 JobTag(job=job, name=tag)

@@ -189,13 +189,19 @@ def job_variables(job: Job, *, token: str, base_url: str) -> list[tuple[str, str
         values.append(("CI_JOB_IMAGE", str(image["name"]), True))
     environment = job.options.get("environment")
     if isinstance(environment, dict) and environment.get("name"):
-        values.append(("CI_ENVIRONMENT_NAME", str(environment["name"]), True))
-        values.append(("CI_ENVIRONMENT_SLUG", slugify(str(environment["name"]))[:24], True))
+        # The recorded environment (kiln.ci.deployments) has GitLab's slug and tier.
+        record = job.environment if job.environment_id is not None else None
+        name = record.name if record is not None else str(environment["name"])
+        values.append(("CI_ENVIRONMENT_NAME", name, True))
+        slug = record.slug if record is not None else slugify(name)[:24]
+        values.append(("CI_ENVIRONMENT_SLUG", slug, True))
         values.append(("CI_ENVIRONMENT_ACTION", str(environment.get("action", "start")), True))
-        if environment.get("url"):
-            values.append(("CI_ENVIRONMENT_URL", str(environment["url"]), True))
-        if environment.get("deployment_tier"):
-            values.append(("CI_ENVIRONMENT_TIER", str(environment["deployment_tier"]), True))
+        url = environment.get("url") or (record.external_url if record is not None else None)
+        if url:
+            values.append(("CI_ENVIRONMENT_URL", str(url), True))
+        tier = record.tier if record is not None else environment.get("deployment_tier")
+        if tier:
+            values.append(("CI_ENVIRONMENT_TIER", str(tier), True))
     if runner is not None:
         values += [
             ("CI_RUNNER_ID", str(runner.pk), True),

@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from kiln.ci import deployments, resource_groups
 from kiln.ci import statuses as st
 from kiln.ci.models import Job, JobKind, Pipeline, RunnerQueueVersion
 from kiln.ci.observers import status_changed_after_commit
@@ -208,6 +209,9 @@ def process_pipeline(pipeline_id: int) -> Pipeline:
             enqueued = enqueued or job.status == st.PENDING
             if job.status == st.SCHEDULED:
                 scheduled.append(job)
+        # Jobs of resource groups wait for their resource; deployments follow their jobs.
+        resource_groups.request_resources(pipeline, jobs, now)
+        deployments.follow_jobs(pipeline, jobs, now)
         update_pipeline_status(pipeline, jobs, now)
         if enqueued:
             bump_queue(pipeline.project)

@@ -112,6 +112,14 @@ def remove_expired_artifacts() -> int:
 
 
 @task()
+def stop_due_environments() -> int:
+    """Environments whose `auto_stop_in` has passed (kiln.ci.environments)."""
+    from kiln.ci.environments import stop_due_environments as stop_due
+
+    return stop_due()
+
+
+@task()
 def pipeline_succeeded(pipeline_id: int) -> list[int]:
     """A branch pipeline succeeded: merge requests set to merge when it succeeds merge."""
     from kiln.ci.mr_pipelines import merge_after_success

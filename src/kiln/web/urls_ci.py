@@ -5,6 +5,7 @@ from django.urls import URLPattern, URLResolver, path
 
 from kiln.web.views import ci as views
 from kiln.web.views import ci_settings as settings_views
+from kiln.web.views import environments as environment_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("pipelines", views.pipelines, name="ci_pipelines"),
@@ -40,6 +41,17 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "jobs/<int:job_id>/artifacts/raw/<path:path>",
         views.artifacts_file,
         name="ci_artifacts_raw",
+    ),
+    path("environments", environment_views.environments, name="ci_environments"),
+    path(
+        "environments/<int:environment_id>",
+        environment_views.environment_show,
+        name="ci_environment",
+    ),
+    path(
+        "environments/<int:environment_id>/stop",
+        environment_views.environment_stop,
+        name="ci_environment_stop",
     ),
     path("settings/ci_cd", settings_views.settings_ci_cd, name="ci_settings"),
     path("variables", settings_views.variable_create, name="ci_variable_create"),

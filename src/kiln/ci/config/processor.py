@@ -252,6 +252,9 @@ class _Planner:
                 else None
             ),
             resource_group=spec.resource_group,
+            expanded_resource_group=(
+                expand(spec.resource_group, expanded) if spec.resource_group else None
+            ),
             environment=_environment(spec.environment, expanded),
             interruptible=interruptible,
             tags=spec.tags,

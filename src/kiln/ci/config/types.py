@@ -180,6 +180,8 @@ class JobPlan:
     timeout: int | None = None
     parallel: ParallelInstance | None = None
     resource_group: str | None = None
+    # `resource_group` with the job's variables expanded, as GitLab names the group.
+    expanded_resource_group: str | None = None
     environment: Environment | None = None
     interruptible: bool | None = None
     tags: tuple[str, ...] = ()
