@@ -351,3 +351,32 @@ def test_multi_project_preconditions(owner: Any) -> None:
     assert readable.failure_reason == "insufficient_bridge_permissions"
     assert itself.failure_reason == "invalid_bridge_trigger"
     assert Pipeline.objects.filter(project=public).count() == before
+
+
+def test_a_trigger_job_waits_for_its_resource_group(owner: Any) -> None:
+    """A bridge of a busy resource group creates its downstream pipeline only once the
+    resource is its own (`resource_group` on trigger jobs, as GitLab allows)."""
+    runner = instance_runner()
+    first = _parent(
+        owner,
+        "deploy:\n  resource_group: production\n"
+        "  trigger:\n    include: child.yml\n    strategy: depend\n",
+        **{"child.yml": CHILD},
+    )
+    first_bridge = _bridge(first, "deploy")
+    first_child = _child(first_bridge)
+    assert first_bridge.status == st.RUNNING
+    second = pipeline_services.create_pipeline(
+        actor=Actor.for_user(owner), project=first.project, ref="main"
+    )
+    second_bridge = _bridge(second, "deploy")
+    assert second_bridge.status == st.WAITING_FOR_RESOURCE
+    assert not Pipeline.objects.filter(source_job=second_bridge).exists()
+    # The first child's job finishes: its bridge succeeds, the resource passes on, and the
+    # second bridge creates its child.
+    finish(take(runner).job, st.SUCCESS)
+    _refresh(first_child, first_bridge, second_bridge)
+    assert (first_child.status, first_bridge.status) == (st.SUCCESS, st.SUCCESS)
+    second_child = _child(second_bridge)
+    assert second_bridge.status == st.RUNNING
+    assert statuses(second_child) == {"child-job": st.PENDING}

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from kiln.ci import statuses as st
 from kiln.ci.environments import access_level, can_write, name_errors
-from kiln.ci.models import Job, Pipeline, ResourceGroup, ResourceProcessMode
+from kiln.ci.models import Job, JobKind, Pipeline, ResourceGroup, ResourceProcessMode
 from kiln.core.access import AccessLevel
 from kiln.core.actor import Actor
 from kiln.core.errors import Forbidden, InvalidParameter, NotFound
@@ -147,7 +147,7 @@ def _assign(group_id: int) -> int | None:
             # The holder finished without releasing it (GitLab's stale processables).
             group.holder = None
             stale = True
-        candidate = upcoming_jobs(group).only("pk", "status", "pipeline_id").first()
+        candidate = upcoming_jobs(group).only("pk", "status", "pipeline_id", "kind").first()
         if candidate is None or candidate.status != st.WAITING_FOR_RESOURCE:
             if stale:
                 group.save(update_fields=["holder", "updated_at"])
@@ -162,7 +162,15 @@ def _assign(group_id: int) -> int | None:
             return None
         group.holder_id = candidate.pk
         group.save(update_fields=["holder", "updated_at"])
-        bump_queue(group.project)
+        if candidate.kind == JobKind.BRIDGE:
+            # A trigger job holds the resource while it creates (or, with `strategy: depend`,
+            # follows) its downstream pipeline.
+            from kiln.ci.downstream import enqueue_triggers
+
+            bridge_ids = [candidate.pk]
+            transaction.on_commit(lambda: enqueue_triggers(bridge_ids))
+        else:
+            bump_queue(group.project)
         return candidate.pipeline_id
 
 
