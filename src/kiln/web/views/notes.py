@@ -201,6 +201,7 @@ class NoteView:
     note: Note
     html: SafeString
     can_edit: bool
+    awards: Any = None  # its reactions row (kiln.web.views.award_emoji), where shown
 
 
 @dataclass
