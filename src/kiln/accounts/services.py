@@ -691,12 +691,21 @@ def revoke_personal_access_token(*, actor: Actor, token: PersonalAccessToken) ->
 
 
 def rotate_personal_access_token(
-    *, actor: Actor, token: PersonalAccessToken, expires_at: dt.date | None = None
+    *,
+    actor: Actor,
+    token: PersonalAccessToken,
+    expires_at: dt.date | None = None,
+    keep_token_lifetime: bool = False,
 ) -> tuple[PersonalAccessToken, str]:
     """Revoke `token` and issue its successor (same name, scopes, description), expiring in a
-    week unless `expires_at` says otherwise. The caller checked the actor may rotate it."""
+    week unless `expires_at` says otherwise. With `keep_token_lifetime` (the settings page's
+    Rotate, as GitLab's), the successor lives as long as `token` was given to live.
+    The caller checked the actor may rotate it."""
     if not can(actor, "rotate_token", token):
         raise NotFound()
+    if keep_token_lifetime and token.expires_at is not None:
+        lifetime = token.expires_at - token.created_at.date()
+        expires_at = timezone.now().date() + lifetime
     expiry = expires_at or (timezone.now() + ROTATION_EXPIRY).date()
     limit = max_token_expiry()
     if expiry > limit:

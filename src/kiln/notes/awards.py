@@ -109,3 +109,18 @@ def vote_counts(awardable_type: str, ids: Iterable[int]) -> dict[int, tuple[int,
         )
     )
     return {row["awardable_id"]: (row["up"], row["down"]) for row in rows}
+
+
+def awards_by_awardable(awardable_type: str, ids: Iterable[int]) -> dict[int, list[AwardEmoji]]:
+    """Every award of these awardables with its user, oldest first, in one query (the caller
+    found the awardables, so the actor may read them)."""
+    found: dict[int, list[AwardEmoji]] = {}
+    id_list = list(ids)
+    if not id_list:
+        return found
+    rows = AwardEmoji.objects.filter(
+        awardable_type=awardable_type, awardable_id__in=id_list
+    ).select_related("user")
+    for award in rows.order_by("id"):
+        found.setdefault(award.awardable_id, []).append(award)
+    return found

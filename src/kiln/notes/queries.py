@@ -19,6 +19,7 @@ from kiln.notes import noteables
 from kiln.notes.models import Note
 from kiln.notes.policies import can_read_internal_notes
 from kiln.notes.services import Discussion, notes_of
+from kiln.projects.models import Project
 
 ACTIVITY_FILTERS = ("all_notes", "only_comments", "only_activity")
 
@@ -124,6 +125,27 @@ def get_note_for(actor: Actor, noteable: Any, note_id: int | str) -> Note:
         raise NotFound("Note")
     note.noteable = noteable  # type: ignore[attr-defined]
     return note
+
+
+def find_noteable_of_note(actor: Actor, project: Project, note_id: int | str) -> Any | None:
+    """What a note of `project` annotates (an issue or merge request: a noteable with a row),
+    found through its type's `find`, so None when the actor may not read it (or it is
+    missing). The note itself is then read with `get_note_for`."""
+    text = str(note_id)
+    if not text.isdigit() or len(text) > 18:
+        return None
+    row = (
+        Note.objects.filter(project=project, pk=int(text))
+        .values_list("noteable_type", "noteable_id")
+        .first()
+    )
+    nt = noteables.by_name(row[0]) if row is not None else None
+    if row is None or nt is None or row[1] is None:
+        return None
+    owner = nt.model.objects.filter(project=project, pk=row[1]).first()
+    if owner is None:
+        return None
+    return nt.find(actor, project, str(nt.iid_of(owner)))
 
 
 def discussion_ids_for(actor: Actor, noteable: Any) -> QuerySet[Any]:

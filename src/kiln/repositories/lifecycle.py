@@ -34,11 +34,15 @@ def _created(sender: type[Project], instance: Project, created: bool, **kwargs: 
 
 
 def _initialize(project: Project) -> None:
-    """Create the repository; with `initialize_with_readme`, its first commit, as GitLab does
-    (synchronously, so the creating request already sees a non-empty repository)."""
+    """Create the repository: a fork's as a copy of its source's (kiln.repositories.forks);
+    with `initialize_with_readme`, its first commit, as GitLab does (synchronously, so the
+    creating request already sees a non-empty repository)."""
     from kiln.repositories.files import add_readme
+    from kiln.repositories.forks import copy_source_repository
     from kiln.repositories.services import ensure_repository
 
+    if copy_source_repository(project):
+        return
     ensure_repository(project)
     if project.initialize_with_readme and project.creator is not None:
         add_readme(
@@ -50,6 +54,9 @@ def _initialize(project: Project) -> None:
 
 
 def _deleted(sender: type[Project], instance: Project, **kwargs: Any) -> None:
+    from kiln.repositories.forks import fork_deleted
+
+    fork_deleted(instance)
     path = repo_path(instance)
     transaction.on_commit(lambda: _safely_remove(path))
 

@@ -3,7 +3,7 @@ user's own settings under `-/profile` and `-/user_settings`, and uploaded avatar
 
 from django.urls import URLPattern, URLResolver, path, register_converter
 
-from kiln.web.views import account
+from kiln.web.views import account, account_tokens
 
 
 class _RowId:
@@ -38,6 +38,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "-/user_settings/personal_access_tokens/<kiln_id:token_id>/revoke",
         account.revoke_personal_access_token,
+    ),
+    path(
+        "-/user_settings/personal_access_tokens/<kiln_id:token_id>/rotate",
+        account_tokens.rotate_personal_access_token,
     ),
     path("-/user_settings/ssh_keys", account.ssh_keys, name="ssh_keys"),
     path("-/user_settings/ssh_keys/<kiln_id:key_id>/delete", account.delete_ssh_key),

@@ -4,7 +4,7 @@ each state change is a POST to the object's path or to a named action below it."
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
-from kiln.web.views import issues, labels, merge_requests, milestones, notes
+from kiln.web.views import award_emoji, issues, labels, merge_requests, milestones, notes
 
 IID = r"(?P<iid>[0-9]{1,18})"
 NOTE = r"(?P<note_id>[0-9]{1,18})"
@@ -21,6 +21,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(rf"^issues/{IID}/notes$", issues.create_note, name="issue_notes"),
     re_path(rf"^issues/{IID}/notes/{NOTE}$", issues.update_note, name="issue_note"),
     re_path(rf"^issues/{IID}/notes/{NOTE}/delete$", issues.delete_note, name="issue_note_delete"),
+    re_path(
+        rf"^issues/{IID}/toggle_award_emoji$",
+        award_emoji.toggle_noteable,
+        {"route": "issues"},
+        name="issue_toggle_award",
+    ),
     # Labels
     re_path(r"^labels/?$", labels.index_or_create, name="labels"),
     path("labels/new", labels.new, name="label_new"),
@@ -53,6 +59,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
         merge_requests.delete_note,
         name="mr_note_delete",
     ),
+    re_path(
+        rf"^merge_requests/{IID}/toggle_award_emoji$",
+        award_emoji.toggle_noteable,
+        {"route": "merge_requests"},
+        name="mr_toggle_award",
+    ),
+    re_path(rf"^notes/{NOTE}/toggle_award_emoji$", award_emoji.toggle_note, name="note_award"),
     re_path(
         rf"^merge_requests/{IID}/discussions/{DISCUSSION}/resolve$",
         merge_requests.resolve,

@@ -6,7 +6,7 @@ prefix naming a branch or tag wins, as GitLab does).
 
 from django.urls import URLPattern, URLResolver, re_path
 
-from kiln.web.views import projects, repo_blob, repo_commits, repo_editor, repository
+from kiln.web.views import forks, projects, repo_blob, repo_commits, repo_editor, repository
 
 urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^tree/?$", repository.tree, name="repo_tree_default"),
@@ -33,4 +33,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^edit/(?P<rest>.+)$", repo_editor.edit_file, name="repo_edit_file"),
     re_path(r"^toggle_star$", projects.toggle_star, name="project_toggle_star"),
     re_path(r"^languages$", projects.languages, name="project_languages"),
+    re_path(r"^forks/?$", forks.index_or_create, name="project_forks"),
+    re_path(r"^forks/new$", forks.new, name="project_fork_new"),
 ]

@@ -388,7 +388,7 @@ def password(request: HttpRequest) -> HttpResponse:
 
 # --- personal access tokens -----------------------------------------------------------------
 
-_NEW_TOKEN = "kiln_new_personal_access_token"  # noqa: S105 (a session key)
+NEW_TOKEN_SESSION_KEY = "kiln_new_personal_access_token"  # noqa: S105 (a session key)
 TOKEN_SCOPES = [
     ("api", "Grants complete read and write access to the API."),
     ("read_api", "Grants read access to the API."),
@@ -443,9 +443,11 @@ def personal_access_tokens(request: HttpRequest) -> HttpResponse:
             errors = exc.errors
         else:
             # Shown once: kept in the session only until the next page shows it.
-            request.session[_NEW_TOKEN] = {"name": token.name, "value": value}
+            request.session[NEW_TOKEN_SESSION_KEY] = {"name": token.name, "value": value}
             return HttpResponseRedirect("/-/user_settings/personal_access_tokens")
-    new_token = request.session.pop(_NEW_TOKEN, None) if request.method == "GET" else None
+    new_token = (
+        request.session.pop(NEW_TOKEN_SESSION_KEY, None) if request.method == "GET" else None
+    )
     default_expiry = dt.date.today() + dt.timedelta(days=30)
     response = render(
         request,

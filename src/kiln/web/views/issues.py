@@ -30,6 +30,7 @@ from kiln.notes import subscriptions
 from kiln.notes.queries import user_notes_counts
 from kiln.projects.models import Project
 from kiln.web.context import actor_for, group_or_404, project_or_404
+from kiln.web.views import award_emoji
 from kiln.web.views import notes as shared
 
 # GitLab's `sort` values of the issue list and what they order by.
@@ -354,6 +355,8 @@ def show(request: HttpRequest, full_path: str, iid: str) -> HttpResponse:
     project = issues_project(request, full_path)
     actor = actor_for(request)
     issue = find_issue(request, project, iid)
+    threads = shared.threads_for(request, issue, project)
+    award_emoji.attach_to_notes(request, project, threads)
     return render(
         request,
         "web/issues/show.html",
@@ -364,7 +367,8 @@ def show(request: HttpRequest, full_path: str, iid: str) -> HttpResponse:
             "issue_url": issue_url(project, issue),
             "description_html": shared.markdown_html(request, issue.description, project),
             "title_html": issue.title,
-            "threads": shared.threads_for(request, issue, project),
+            "threads": threads,
+            "awards": award_emoji.for_noteable(request, project, issue),
             "can_update": can(actor, "update_issue", issue),
             "can_comment": actor.user is not None and can(actor, "create_note", issue),
             "signed_in": actor.user is not None,

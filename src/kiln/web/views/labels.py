@@ -18,6 +18,7 @@ from kiln.labels.colors import DEFAULT_COLOR
 from kiln.labels.models import Label
 from kiln.labels.policies import can_admin_labels
 from kiln.labels.queries import find_label, label_counts, list_labels, priorities_for
+from kiln.namespaces.models import Namespace
 from kiln.projects.models import Project
 from kiln.web.context import actor_for, project_or_404
 from kiln.web.views import notes as shared
@@ -41,55 +42,66 @@ def _project(request: HttpRequest, full_path: str, *, admin: bool = False) -> Pr
     return project
 
 
-def _own_label(project: Project, label_id: str) -> Label:
-    """A label of this project itself (group labels are edited on the group's page)."""
+def own_label(parent: Project | Namespace, label_id: str) -> Label:
+    """A label of this project or group itself (an ancestor group's label is changed on that
+    group's page), else 404."""
     try:
-        label = find_label(project, label_id, include_ancestor_groups=False)
+        label = find_label(parent, label_id, include_ancestor_groups=False)
     except NotFound:
         raise Http404("label") from None
-    if label.project_id != project.pk or str(label.pk) != label_id:
+    owner = label.project_id if isinstance(parent, Project) else label.group_id
+    if owner != parent.pk or str(label.pk) != label_id:
         raise Http404("label")
     return label
 
 
-def _labels_url(project: Project) -> str:
-    return f"/{project.full_path}/-/labels"
+def _labels_url(parent: Project | Namespace) -> str:
+    return f"{shared.scope_context(parent)['scope_url']}/labels"
 
 
 @require_GET
 def index(request: HttpRequest, full_path: str) -> HttpResponse:
-    project = _project(request, full_path)
+    return render_index(request, _project(request, full_path))
+
+
+def render_index(request: HttpRequest, parent: Project | Namespace) -> HttpResponse:
+    """The label list of a project (its own and its groups' labels, prioritized first) or of a
+    group (its own and its ancestors'), with the open issues and merge requests of each the
+    viewer may see."""
     actor = actor_for(request)
     search = request.GET.get("search", "").strip()[:255]
-    rows: list[Any] = list(list_labels(project, search=search or None))
+    rows: list[Any] = list(list_labels(parent, search=search or None))
     ids = [lb.pk for lb in rows]
-    priorities = priorities_for(project, ids)
-    counts = label_counts(actor, ids, project)
+    project = parent if isinstance(parent, Project) else None
+    priorities = priorities_for(project, ids) if project is not None else {}
+    counts = label_counts(actor, ids, parent)
     for label in rows:
         label.priority = priorities.get(label.pk)
         label.counts = counts.get(label.pk, {})
         label.filter_query = quote(label.title, safe="")
+        label.own = (label.project_id if project is not None else label.group_id) == parent.pk
     prioritized = sorted((lb for lb in rows if lb.priority is not None), key=lambda lb: lb.priority)
     others = [lb for lb in rows if lb.priority is None]
     return render(
         request,
         "web/labels/index.html",
         {
-            "project": project,
+            **shared.scope_context(parent),
             "nav": "labels",
             "prioritized": prioritized,
             "others": others,
             "search": search,
-            "can_admin": can_admin_labels(actor, project),
+            "can_admin": can_admin_labels(actor, parent),
         },
     )
 
 
-def _form(
-    request: HttpRequest, project: Project, values: dict[str, Any], **extra: Any
+def form_context(
+    parent: Project | Namespace, values: dict[str, Any], **extra: Any
 ) -> dict[str, Any]:
+    """The new/edit label form of a project or a group."""
     return {
-        "project": project,
+        **shared.scope_context(parent),
         "nav": "labels",
         "values": values,
         "colors": SUGGESTED_COLORS,
@@ -99,12 +111,30 @@ def _form(
 
 @require_GET
 def new(request: HttpRequest, full_path: str) -> HttpResponse:
+    return new_form(request, _project(request, full_path, admin=True))
+
+
+@require_POST
+def create(request: HttpRequest, full_path: str) -> HttpResponse:
+    return create_from_form(request, _project(request, full_path, admin=True))
+
+
+@require_http_methods(["GET", "POST"])
+def edit(request: HttpRequest, full_path: str, id: str) -> HttpResponse:
     project = _project(request, full_path, admin=True)
-    values = {"title": "", "description": "", "color": DEFAULT_COLOR}
-    return render(request, "web/labels/form.html", _form(request, project, values))
+    return edit_form(request, project, own_label(project, id))
 
 
-def _posted(request: HttpRequest) -> dict[str, Any]:
+@require_POST
+def delete(request: HttpRequest, full_path: str, id: str) -> HttpResponse:
+    project = _project(request, full_path, admin=True)
+    return delete_from_form(request, project, own_label(project, id))
+
+
+# -- the forms of a project or group (the caller checked the viewer may administer labels) --
+
+
+def posted_label(request: HttpRequest) -> dict[str, Any]:
     return {
         "title": request.POST.get("label[title]", ""),
         "description": request.POST.get("label[description]", ""),
@@ -112,60 +142,59 @@ def _posted(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-@require_POST
-def create(request: HttpRequest, full_path: str) -> HttpResponse:
-    project = _project(request, full_path, admin=True)
-    values = _posted(request)
+def new_form(request: HttpRequest, parent: Project | Namespace) -> HttpResponse:
+    values = {"title": "", "description": "", "color": DEFAULT_COLOR}
+    return render(request, "web/labels/form.html", form_context(parent, values))
+
+
+def create_from_form(request: HttpRequest, parent: Project | Namespace) -> HttpResponse:
+    values = posted_label(request)
     try:
-        label_services.create_label(actor=actor_for(request), parent=project, **values)
+        label_services.create_label(actor=actor_for(request), parent=parent, **values)
     except Forbidden:
-        raise Http404(full_path) from None
+        raise Http404("labels") from None
     except KilnError as exc:
-        context = _form(request, project, values, error=shared.error_text(exc))
+        context = form_context(parent, values, error=shared.error_text(exc))
         return render(request, "web/labels/form.html", context, status=400)
     messages.success(request, "Label was created.")
-    return HttpResponseRedirect(_labels_url(project))
+    return HttpResponseRedirect(_labels_url(parent))
 
 
-@require_http_methods(["GET", "POST"])
-def edit(request: HttpRequest, full_path: str, id: str) -> HttpResponse:
-    project = _project(request, full_path, admin=True)
-    label = _own_label(project, id)
+def edit_form(request: HttpRequest, parent: Project | Namespace, label: Label) -> HttpResponse:
     if request.method == "GET":
         values = {"title": label.title, "description": label.description, "color": label.color}
-        return render(request, "web/labels/form.html", _form(request, project, values, label=label))
-    values = _posted(request)
+        return render(request, "web/labels/form.html", form_context(parent, values, label=label))
+    values = posted_label(request)
     try:
         label_services.update_label(
             actor=actor_for(request),
             label=label,
-            project=project,
+            project=parent if isinstance(parent, Project) else None,
             new_title=values["title"],
             color=values["color"],
             description=values["description"],
         )
     except Forbidden:
-        raise Http404(full_path) from None
+        raise Http404("labels") from None
     except KilnError as exc:
-        context = _form(request, project, values, label=label, error=shared.error_text(exc))
+        context = form_context(parent, values, label=label, error=shared.error_text(exc))
         return render(request, "web/labels/form.html", context, status=400)
     messages.success(request, "Label was updated.")
-    return HttpResponseRedirect(_labels_url(project))
+    return HttpResponseRedirect(_labels_url(parent))
 
 
-@require_POST
-def delete(request: HttpRequest, full_path: str, id: str) -> HttpResponse:
-    project = _project(request, full_path, admin=True)
-    label = _own_label(project, id)
+def delete_from_form(
+    request: HttpRequest, parent: Project | Namespace, label: Label
+) -> HttpResponse:
     try:
         label_services.delete_label(actor=actor_for(request), label=label)
     except Forbidden:
-        raise Http404(full_path) from None
+        raise Http404("labels") from None
     except KilnError as exc:
         messages.error(request, shared.error_text(exc))
-        return HttpResponseRedirect(_labels_url(project))
+        return HttpResponseRedirect(_labels_url(parent))
     messages.success(request, "Label was removed.")
-    return HttpResponseRedirect(_labels_url(project))
+    return HttpResponseRedirect(_labels_url(parent))
 
 
 def _priority(request: HttpRequest, full_path: str, id: str, priority: int | None) -> HttpResponse:

@@ -41,6 +41,7 @@ from kiln.projects.models import Project
 from kiln.repositories import protection
 from kiln.repositories import queries as repo_queries
 from kiln.web.context import actor_for, group_or_404, project_or_404
+from kiln.web.views import award_emoji
 from kiln.web.views import notes as shared
 from kiln.web.views.issues import attach_metadata
 
@@ -549,9 +550,12 @@ def show(request: HttpRequest, full_path: str, iid: str) -> HttpResponse:
     project = mr_project(request, full_path)
     mr = mr_services.recheck_if_unchecked(find_mr(request, project, iid))
     context = _base_context(request, project, mr, "overview")
+    threads = shared.threads_for(request, mr, project)
+    award_emoji.attach_to_notes(request, project, threads)
     context.update(
         description_html=shared.markdown_html(request, mr.description, project),
-        threads=shared.threads_for(request, mr, project),
+        threads=threads,
+        awards=award_emoji.for_noteable(request, project, mr),
         widget=_merge_widget(request, project, mr),
         closing_issues=mr_services.closing_issues(actor_for(request), mr) if mr.is_open else [],
         **_people(mr),

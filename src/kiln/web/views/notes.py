@@ -30,6 +30,7 @@ from kiln.labels.models import Label
 from kiln.labels.queries import list_labels
 from kiln.milestones.models import Milestone
 from kiln.milestones.queries import MilestoneFilters, list_milestones
+from kiln.namespaces.models import Namespace
 from kiln.notes import noteables
 from kiln.notes import queries as note_queries
 from kiln.notes import services as note_services
@@ -155,6 +156,14 @@ def milestone_choices(project: Project) -> list[Milestone]:
     )
 
 
+def scope_context(parent: Project | Namespace) -> dict[str, Any]:
+    """What the pages shared by projects and groups (labels, milestones) need to know of their
+    parent: `project` or `group` (which sidebar), and `scope_url`, the base of its `/-/` pages."""
+    if isinstance(parent, Project):
+        return {"project": parent, "scope_url": f"/{parent.full_path}/-"}
+    return {"group": parent, "scope_url": f"/groups/{parent.full_path}/-"}
+
+
 def int_list(values: list[str]) -> list[int]:
     return [int(v) for v in values if v.isdigit() and len(v) < 19]
 
@@ -192,6 +201,7 @@ class NoteView:
     note: Note
     html: SafeString
     can_edit: bool
+    awards: Any = None  # its reactions row (kiln.web.views.award_emoji), where shown
 
 
 @dataclass

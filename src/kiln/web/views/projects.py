@@ -21,6 +21,7 @@ from kiln.projects import services as project_services
 from kiln.projects.models import Project
 from kiln.projects.queries import starred_project_ids
 from kiln.repositories import queries
+from kiln.repositories.forks import can_fork_project
 from kiln.web.context import actor_for, project_or_404
 from kiln.web.views import repo_blob
 from kiln.web.views import repository as repo
@@ -72,6 +73,7 @@ def home(request: HttpRequest, full_path: str) -> HttpResponse:
         "clone": clone_urls(request, project),
         "starred": project.pk in starred_project_ids(actor, [project.pk]),
         "signed_in": actor.user is not None,
+        "can_fork": can_fork_project(actor, project),
     }
     empty = not read_code or project.empty_repo or queries.is_empty(project)
     context["empty"] = empty
