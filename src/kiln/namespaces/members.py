@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -59,6 +59,69 @@ class EffectiveMember:
     created_by_id: int | None
     user: Any = None
     created_by: Any = None
+
+
+class MemberService(Protocol):
+    """What this module and `kiln.projects.members` both provide, so that the API and the web
+    UI serve group and project members with one piece of code."""
+
+    def find_source_for(self, actor: Actor, ref: str) -> Any: ...
+
+    def list_members_for(
+        self,
+        *,
+        actor: Actor,
+        source: Any,
+        query: str | None = None,
+        user_ids: Sequence[int] = (),
+        skip_users: Sequence[int] = (),
+    ) -> Any: ...
+
+    def list_all_members_for(
+        self, *, actor: Actor, source: Any, query: str | None = None, user_ids: Sequence[int] = ()
+    ) -> tuple[Any, dict[int, EffectiveMember]]: ...
+
+    def get_member_for(self, *, actor: Actor, source: Any, user_id: int) -> Any: ...
+
+    def get_effective_member_for(
+        self, *, actor: Actor, source: Any, user_id: int
+    ) -> EffectiveMember: ...
+
+    def add_member(
+        self,
+        *,
+        actor: Actor,
+        source: Any,
+        user_ref: str | int,
+        by_username: bool = False,
+        access_level: int,
+        expires_at: dt.date | None = None,
+    ) -> Any: ...
+
+    def add_members(
+        self,
+        *,
+        actor: Actor,
+        source: Any,
+        user_refs: Sequence[str],
+        by_username: bool = False,
+        access_level: int,
+        expires_at: dt.date | None = None,
+    ) -> dict[str, Any]: ...
+
+    def update_member(
+        self,
+        *,
+        actor: Actor,
+        source: Any,
+        user_id: int,
+        access_level: int,
+        expires_at: dt.date | Any | None = UNSET,
+    ) -> Any: ...
+
+    def remove_member(
+        self, *, actor: Actor, source: Any, user_id: int, skip_subresources: bool = False
+    ) -> None: ...
 
 
 # --- rules shared with project members -----------------------------------------------------
