@@ -39,6 +39,7 @@ from kiln.namespaces.queries import search_groups_for
 from kiln.projects import services as project_services
 from kiln.projects.models import Project
 from kiln.projects.queries import topic_names
+from kiln.projects.transfer import transfer_project
 from kiln.repositories import branches as branch_services
 from kiln.repositories import queries as repo_queries
 from kiln.repositories.models import ProtectedBranch, ProtectedTag, ProtectionLevel
@@ -304,9 +305,7 @@ def transfer(request: HttpRequest, full_path: str) -> HttpResponse:
         errors.append(f"Type {project.full_path} to confirm the transfer.")
     else:
         try:
-            project = project_services.transfer_project(
-                actor=actor, project=project, namespace=target
-            )
+            project = transfer_project(actor=actor, project=project, namespace=target)
         except Forbidden:
             raise
         except NotFound:
