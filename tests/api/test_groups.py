@@ -182,7 +182,8 @@ def test_group_details_list_projects_which_move_and_go_with_the_group(
 ) -> None:
     from kiln.core.actor import Actor
     from kiln.projects.models import Project
-    from kiln.projects.services import create_project, share_project
+    from kiln.projects.services import create_project
+    from kiln.projects.sharing import share_project
 
     root = _root()
     home = _group(root, "home", visibility="public")

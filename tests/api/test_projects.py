@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from kiln.core.access import AccessLevel, Visibility
 from kiln.projects.models import Project, ProjectMember, Star
-from kiln.projects.services import share_project
+from kiln.projects.sharing import share_project
 from tests.conftest import ROOT_TOKEN
 from tests.projects import builders as b
 

@@ -20,7 +20,7 @@ from kiln.core.actor import Actor
 from kiln.projects import queries
 from kiln.projects.access import project_access_levels
 from kiln.projects.models import Project, ProjectMember
-from kiln.projects.services import share_project
+from kiln.projects.sharing import share_project
 from tests.projects import builders as b
 
 PUBLIC, PRIVATE = Visibility.PUBLIC, Visibility.PRIVATE

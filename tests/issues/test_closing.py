@@ -9,8 +9,8 @@ from typing import Any
 import gitlab
 import pytest
 
+from kiln.issues.closing import closing_references
 from kiln.issues.models import Issue
-from kiln.issues.services import closing_references
 from tests.conftest import ROOT_TOKEN, client
 from tests.issues import builders as ib
 from tests.projects import builders as b
@@ -81,7 +81,7 @@ def test_commit_by_someone_who_may_not_update_does_not_close(root: Any, make_use
     project = ib.project(root)
     outsider, _ = make_user("closer")
     issue = ib.issue(project, root, "stays open")
-    from kiln.issues.services import close_issues_mentioned
+    from kiln.issues.closing import close_issues_mentioned
 
     closed = close_issues_mentioned(
         actor=b.actor(outsider), project=project, text=f"Closes #{issue.iid}", commit_sha="a" * 40

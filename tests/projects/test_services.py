@@ -15,7 +15,7 @@ from kiln.core.actor import Actor
 from kiln.core.errors import Forbidden
 from kiln.namespaces import hooks
 from kiln.namespaces.models import GroupMember
-from kiln.projects import queries, services
+from kiln.projects import queries, services, sharing, transfer
 from kiln.projects.access import project_access_level, project_access_levels
 from kiln.projects.models import Project, ProjectGroupLink, ProjectMember
 from tests.projects import builders as b
@@ -118,8 +118,8 @@ def test_services_answer_403_for_visible_projects(admin: Any) -> None:
         lambda: services.update_project(actor=reader, project=project, description="x"),
         lambda: services.archive_project(actor=reader, project=project),
         lambda: services.delete_project(actor=reader, project=project),
-        lambda: services.transfer_project(actor=reader, project=project, namespace="reader"),
-        lambda: services.share_project(actor=reader, project=project, group_id=1, group_access=30),
+        lambda: transfer.transfer_project(actor=reader, project=project, namespace="reader"),
+        lambda: sharing.share_project(actor=reader, project=project, group_id=1, group_access=30),
     ):
         with pytest.raises(Forbidden):
             call()

@@ -82,7 +82,7 @@ register_label_counter(queries.label_issue_counts)
 def on_pushes(pushes: list[Push]) -> None:
     """After a push commits: "mentioned in commit" on referenced issues for every branch,
     and closing the issues a commit closes when the push is to the default branch."""
-    from kiln.issues.services import close_issues_mentioned, cross_reference_from_commit
+    from kiln.issues.closing import close_issues_mentioned, cross_reference_from_commit
 
     for push in pushes:
         if not push.is_branch or not push.commits or push.author_id is None:

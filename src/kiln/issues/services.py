@@ -1,5 +1,7 @@
-"""Writes of issues: create, update (state, metadata), delete, move, links, and closing issues
-that a commit or merge request says it closes.
+"""Writes of issues: create, update (state, metadata), delete, mentions and cross references.
+Moving is `kiln.issues.moving`'s, links `kiln.issues.links`', and closing the issues that a
+commit or merge request says it closes `kiln.issues.closing`'s; they share the steps here
+(`mark_closed`, `notify_issue_hooks`, `issue_reference`, ...).
 
 Each service authorizes (403 when the actor can see the issue but may not do this), validates
 with GitLab's messages, changes everything in one transaction, and records what changed as
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from kiln import markdown
 from kiln.core.actor import Actor
-from kiln.core.errors import Conflict, Forbidden, NotFound, PlainBadRequest, ValidationFailed
+from kiln.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from kiln.core.policy import can
 from kiln.events.models import EventAction
 from kiln.events.services import record_event
@@ -32,8 +33,6 @@ from kiln.issues.models import (
     TITLE_MAX_LENGTH,
     Issue,
     IssueAssignee,
-    IssueLink,
-    IssueLinkType,
     IssueState,
 )
 from kiln.issues.policies import can_set_metadata, issues_available
@@ -43,9 +42,9 @@ from kiln.labels.models import Label
 from kiln.labels.services import find_or_create_labels, labels_by_ids
 from kiln.milestones.events import record_milestone_change
 from kiln.milestones.models import Milestone
-from kiln.milestones.queries import find_milestone_for, milestone_available
+from kiln.milestones.queries import milestone_available
 from kiln.notes import quick_actions, subscriptions, todos
-from kiln.notes.models import AwardEmoji, Note, TodoAction
+from kiln.notes.models import Note, TodoAction
 from kiln.notes.services import create_system_note
 from kiln.projects.access import project_access_level
 from kiln.projects.models import Project
@@ -84,7 +83,7 @@ def _can_set_iid_or_dates(actor: Actor, project: Project) -> bool:
     return actor.is_admin or project_access_level(actor, project) >= 50
 
 
-def _valid_assignees(project: Project, ids: Iterable[int]) -> list[int]:
+def valid_assignees(project: Project, ids: Iterable[int]) -> list[int]:
     """Active users who may read the project, in the order given (unknown ids dropped)."""
     wanted = [i for i in dict.fromkeys(ids) if i]
     if not wanted:
@@ -220,7 +219,7 @@ def create_issue(
                 record_label_changes(
                     actor=actor, issuable_type="Issue", issuable_id=issue.pk, added=chosen
                 )
-            assignees = _valid_assignees(project, assignee_ids or [])
+            assignees = valid_assignees(project, assignee_ids or [])
             if assignees:
                 IssueAssignee.objects.bulk_create(
                     [IssueAssignee(issue=issue, user_id=u) for u in assignees]
@@ -256,7 +255,7 @@ def create_issue(
             _apply_side_updates(actor, issue, updates)
             for callback in result.after:
                 callback()
-            _hooks(actor, issue, "open")
+            notify_issue_hooks(actor, issue, "open")
     except IntegrityError:
         raise Conflict("Duplicated issue") from None
     return issue
@@ -422,7 +421,7 @@ def update_issue(
                     body="made the issue visible to everyone",
                 )
         if state_event == "close" and issue.state == IssueState.OPENED:
-            _close(actor, issue, now)
+            mark_closed(actor, issue, now)
             changed.append("state")
         elif state_event == "reopen" and issue.state == IssueState.CLOSED:
             _reopen(actor, issue, now)
@@ -440,7 +439,7 @@ def update_issue(
             action = "update"
             if "state" in changed:
                 action = "close" if issue.state == IssueState.CLOSED else "reopen"
-            _hooks(actor, issue, action)
+            notify_issue_hooks(actor, issue, action)
     return issue
 
 
@@ -533,7 +532,7 @@ def _update_assignees(
         target += [i for i in add_ids if i not in target]
     if remove_ids:
         target = [i for i in target if i not in set(remove_ids)]
-    target = [i for i in target if i in current] + _valid_assignees(
+    target = [i for i in target if i in current] + valid_assignees(
         issue.project, [i for i in target if i not in current]
     )
     added = [i for i in target if i not in current]
@@ -593,7 +592,7 @@ def _update_due_date(actor: Actor, issue: Issue, value: Any, changed: list[str])
     create_system_note(actor=actor, noteable=issue, action="due_date", body=body)
 
 
-def _close(
+def mark_closed(
     actor: Actor,
     issue: Issue,
     now: dt.datetime,
@@ -602,7 +601,8 @@ def _close(
     source_commit: str = "",
     source_merge_request_id: int | None = None,
 ) -> None:
-    """Close `issue` (the caller authorized it and saves the issue)."""
+    """Close `issue` (the caller authorized it and saves the issue): its state, the state event,
+    the system note (`body`) and the activity event."""
     issue.state = IssueState.CLOSED
     issue.closed_at = now
     issue.closed_by = actor.user
@@ -754,132 +754,7 @@ def create_cross_reference_note(
     )
 
 
-# -- closing by reference ---------------------------------------------------------------------
-
-# GitLab's default `issue_closing_pattern`, with `%{issue_ref}` for a reference or an URL.
-_ISSUE_REF = r"(?:(?:[A-Za-z0-9_.\-]+/)*[A-Za-z0-9_.\-]+)?#\d+|https?://[^\s]+/-/issues/\d+"
-_CLOSING_VERB = (
-    r"\b(?:[Cc]los(?:e[sd]?|ing)|[Ff]ix(?:e[sd]|ing)?|[Rr]esolv(?:e[sd]?|ing)"
-    r"|[Ii]mplement(?:s|ed|ing)?)"
-)
-CLOSING_PATTERN = re.compile(
-    rf"{_CLOSING_VERB}(:?) +(?:(?:issues? +)?(?:{_ISSUE_REF})(?:(?: *,? +and +| *,? *)?)"
-    rf"|(?:[A-Z][A-Z0-9_]+-\d+))+"
-)
-_REF_IN_MATCH = re.compile(
-    r"(?P<url>https?://[^\s,]+/-/issues/\d+)"
-    r"|(?:(?P<path>(?:[A-Za-z0-9_.\-]+/)*[A-Za-z0-9_.\-]+)?#(?P<iid>\d+))"
-)
-_URL_PATH = re.compile(r"/(?P<path>[^\s]+?)/-/issues/(?P<iid>\d+)\Z")
-
-
-def closing_references(text: str, project: Project) -> list[tuple[Project, int]]:
-    """(project, iid) of every issue a text says it closes ("Closes #3, fixes grp/p#4")."""
-    from urllib.parse import urlsplit
-
-    from kiln.markdown.references import absolute_project
-    from kiln.projects.queries import find_project
-
-    found: list[tuple[Project, int]] = []
-    for match in CLOSING_PATTERN.finditer(text or ""):
-        for ref in _REF_IN_MATCH.finditer(match.group(0)):
-            if ref.group("url"):
-                url = _URL_PATH.search(urlsplit(ref.group("url")).path)
-                if url is None:
-                    continue
-                path, iid = url.group("path"), url.group("iid")
-            else:
-                path = absolute_project(ref.group("path"), project.full_path)
-                iid = ref.group("iid")
-            if len(iid) > 9:
-                continue
-            target = project if path in (None, project.full_path) else find_project(path or "")
-            if target is not None:
-                found.append((target, int(iid)))
-    return list(dict.fromkeys(found))
-
-
-def close_issues_mentioned(
-    *,
-    actor: Actor,
-    project: Project,
-    text: str,
-    commit_sha: str = "",
-    merge_request_id: int | None = None,
-    merge_request_reference: str = "",
-) -> list[Issue]:
-    """Close the issues `text` says it closes ("Closes #12"), as GitLab does on a push to the
-    default branch (a commit message) or on merging a merge request (its description).
-
-    Only issues the actor may update are closed, and only when the issues' project allows
-    autoclosing (`autoclose_referenced_issues`). The system note says how: "closed via commit
-    abc12345" or "closed via merge request !4" (`merge_request_reference`). Runs in its own
-    transaction (or the caller's).
-    """
-    closed: list[Issue] = []
-    if actor.user is None:
-        return closed
-    for target_project, iid in closing_references(text, project):
-        if not target_project.autoclose_referenced_issues:
-            continue
-        issue = (
-            Issue.objects.select_related("project", "project__namespace", "milestone")
-            .filter(project=target_project, iid=iid)
-            .first()
-        )
-        if issue is None or issue.state != IssueState.OPENED:
-            continue
-        if not can(actor, "update_issue", issue):
-            continue
-        if commit_sha:
-            ref = (
-                commit_sha
-                if target_project.pk == project.pk
-                else f"{project.full_path}@{commit_sha}"
-            )
-            body = f"closed via commit {ref}"
-        elif merge_request_reference:
-            body = f"closed via merge request {merge_request_reference}"
-        else:
-            body = "closed"
-        with transaction.atomic():
-            locked = Issue.objects.select_for_update().get(pk=issue.pk)
-            if locked.state != IssueState.OPENED:
-                continue
-            issue.state = locked.state
-            now = timezone.now()
-            _close(
-                actor,
-                issue,
-                now,
-                body=body,
-                source_commit=commit_sha,
-                source_merge_request_id=merge_request_id,
-            )
-            issue.updated_at = now
-            issue.save()
-            _hooks(actor, issue, "close")
-        closed.append(issue)
-    return closed
-
-
-def cross_reference_from_commit(
-    *, actor: Actor, project: Project, commit_sha: str, message: str
-) -> None:
-    """ "mentioned in commit abc12345" on the issues a pushed commit's message references."""
-    from kiln.issues.references import referenced_issues
-
-    for target in referenced_issues(actor, message, project=project):
-        ref = commit_sha if target.project_id == project.pk else f"{project.full_path}@{commit_sha}"
-        create_cross_reference_note(
-            actor=actor,
-            target=target,
-            body=f"mentioned in commit {ref}",
-            metadata={"type": "Commit", "project_id": project.pk, "sha": commit_sha},
-        )
-
-
-# -- deleting, moving -------------------------------------------------------------------------
+# -- deleting -------------------------------------------------------------------------------------
 
 
 def delete_issue(*, actor: Actor, issue: Issue) -> None:
@@ -893,164 +768,10 @@ def delete_issue(*, actor: Actor, issue: Issue) -> None:
         issue.delete()
 
 
-def move_issue(*, actor: Actor, issue: Issue, to_project: Project) -> Issue:
-    """Move an issue to another project (GitLab's MoveService): a copy with the labels and
-    milestone of the same titles there, its notes and awards; the original is closed and
-    points at the copy. 400 with GitLab's messages when not allowed."""
-    if to_project.pk == issue.project_id:
-        raise PlainBadRequest("Cannot move issue to project it originates from!")
-    if issue.moved_to_id is not None:
-        raise PlainBadRequest("Cannot move issue which already has been moved!")
-    if not (
-        can(actor, "admin_issue", issue)
-        and can_set_metadata(actor, to_project)
-        and issues_available(actor, to_project)
-    ):
-        raise PlainBadRequest("Cannot move issue due to insufficient permissions!")
-    source_project = issue.project
-    with transaction.atomic():
-        now = timezone.now()
-        new = Issue(
-            project=to_project,
-            author=issue.author,
-            title=issue.title,
-            description=issue.description,
-            confidential=issue.confidential,
-            discussion_locked=issue.discussion_locked,
-            due_date=issue.due_date,
-            time_estimate=issue.time_estimate,
-            total_time_spent=issue.total_time_spent,
-            created_at=issue.created_at,
-            updated_at=now,
-        )
-        if issue.milestone is not None:
-            new.milestone = find_milestone_for(to_project, issue.milestone.title)
-        render_description(new)
-        new.iid = iids.allocate_iid(to_project, "issues")
-        new.save()
-        titles = [lb.title for lb in issue.labels.all()]
-        if titles:
-            from kiln.labels.queries import find_labels_for
-
-            new.labels.set(find_labels_for(to_project, titles))
-        assignees = list(
-            IssueAssignee.objects.filter(issue=issue).values_list("user_id", flat=True)
-        )
-        keep = _valid_assignees(to_project, assignees)
-        IssueAssignee.objects.bulk_create([IssueAssignee(issue=new, user_id=u) for u in keep])
-        for note in Note.objects.filter(noteable_type="Issue", noteable_id=issue.pk).order_by("id"):
-            note.pk = None
-            note.project = to_project
-            note.noteable_id = new.pk
-            note.save()
-        for award in AwardEmoji.objects.filter(awardable_type="Issue", awardable_id=issue.pk):
-            AwardEmoji.objects.create(
-                awardable_type="Issue", awardable_id=new.pk, user_id=award.user_id, name=award.name
-            )
-        create_system_note(
-            actor=actor,
-            noteable=new,
-            action="moved",
-            body=f"moved from {issue_reference(issue, to_project)}",
-        )
-        create_system_note(
-            actor=actor,
-            noteable=issue,
-            action="moved",
-            body=f"moved to {issue_reference(new, source_project)}",
-        )
-        if issue.state == IssueState.OPENED:
-            _close(actor, issue, now)
-        issue.moved_to = new
-        issue.updated_at = now
-        issue.save()
-        observers.notify_after_commit(issue, "move", actor, {"new_issue_id": new.pk})
-        record_event(
-            actor=actor,
-            project=to_project,
-            action=EventAction.CREATED,
-            target_type="Issue",
-            target_id=new.pk,
-            target_iid=new.iid,
-            target_title=new.title,
-        )
-    return new
-
-
-# -- links ------------------------------------------------------------------------------------
-
-
-def link_issues(
-    *, actor: Actor, source: Issue, target: Issue, link_type: str = IssueLinkType.RELATES_TO
-) -> IssueLink:
-    """Relate two issues (`blocks` / `is_blocked_by` as given). Needs to be able to update
-    the source issue (GitLab's `admin_issue_relation`) and read the target."""
-    if not can(actor, "update_issue", source) and not can(actor, "admin_issue", source):
-        raise Forbidden()
-    if source.pk == target.pk:
-        raise PlainBadRequest("Cannot link an issue to itself")
-    if link_type not in IssueLinkType.values:
-        raise PlainBadRequest("Link type is invalid")
-    stored_source, stored_target, stored_type = source, target, link_type
-    if link_type == IssueLinkType.IS_BLOCKED_BY:
-        stored_source, stored_target, stored_type = target, source, IssueLinkType.BLOCKS
-    exists = IssueLink.objects.filter(source__in=[source, target], target__in=[source, target])
-    if exists.exists():
-        raise Conflict("Issue(s) already assigned")
-    with transaction.atomic():
-        link = IssueLink.objects.create(
-            source=stored_source, target=stored_target, link_type=stored_type
-        )
-        verb = {
-            IssueLinkType.RELATES_TO: "as related to",
-            IssueLinkType.BLOCKS: "as blocking",
-            IssueLinkType.IS_BLOCKED_BY: "as blocked by",
-        }[IssueLinkType(link_type)]
-        reverse = {
-            IssueLinkType.RELATES_TO: "as related to",
-            IssueLinkType.BLOCKS: "as blocked by",
-            IssueLinkType.IS_BLOCKED_BY: "as blocking",
-        }[IssueLinkType(link_type)]
-        create_system_note(
-            actor=actor,
-            noteable=source,
-            action="relate",
-            body=f"marked this issue {verb} {issue_reference(target, source.project)}",
-        )
-        create_system_note(
-            actor=actor,
-            noteable=target,
-            action="relate",
-            body=f"marked this issue {reverse} {issue_reference(source, target.project)}",
-        )
-    return link
-
-
-def unlink_issues(*, actor: Actor, issue: Issue, link: IssueLink) -> IssueLink:
-    if not can(actor, "update_issue", issue) and not can(actor, "admin_issue", issue):
-        raise Forbidden()
-    with transaction.atomic():
-        other = link.target if link.source_id == issue.pk else link.source
-        create_system_note(
-            actor=actor,
-            noteable=issue,
-            action="unrelate",
-            body=f"removed the relation with {issue_reference(other, issue.project)}",
-        )
-        create_system_note(
-            actor=actor,
-            noteable=other,
-            action="unrelate",
-            body=f"removed the relation with {issue_reference(issue, other.project)}",
-        )
-        link.delete()
-    return link
-
-
 # -- webhooks ---------------------------------------------------------------------------------
 
 
-def _hooks(actor: Actor, issue: Issue, action: str) -> None:
+def notify_issue_hooks(actor: Actor, issue: Issue, action: str) -> None:
     """Issue webhooks after commit (confidential issues go to confidential_issue_hooks), and
     the issue listeners (notifications)."""
     from kiln.issues import hooks

@@ -16,6 +16,7 @@ class MergeRequestsConfig(AppConfig):
             hooks,
             noteable,
             policies,
+            pushes,
             queries,
             services,
             webhooks,
@@ -23,7 +24,7 @@ class MergeRequestsConfig(AppConfig):
         from kiln.repositories.services import register_push_listener
         from kiln.webhooks.payloads import register_sample
 
-        register_push_listener(services.refresh_after_push)
+        register_push_listener(pushes.refresh_after_push)
         noteable.register_noteable()
         noteable.register_references()
         commands.register_commands()

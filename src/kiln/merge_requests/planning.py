@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiln.core.actor import Actor
 from kiln.events import services as events
-from kiln.issues import services as issue_services
-from kiln.issues import state_events
+from kiln.issues import closing, state_events
 from kiln.issues.models import Issue
 from kiln.issues.queries import visible_issues_q
 from kiln.labels import events as label_events
@@ -160,7 +159,7 @@ def _closing_text(mr: MergeRequest) -> str:
 def closing_issues(actor: Actor, mr: MergeRequest) -> list[Issue]:
     """The issues "Closes #N" in the title, description or commits would close, as far as
     `actor` may see them (GitLab's `visible_closing_issues_for`)."""
-    wanted = issue_services.closing_references(_closing_text(mr), mr.project)
+    wanted = closing.closing_references(_closing_text(mr), mr.project)
     found: list[Issue] = []
     visible = Issue.objects.filter(visible_issues_q(actor)).select_related(
         "project", "project__namespace", "author", "milestone"
@@ -178,7 +177,7 @@ def sync_closing_issues(mr: MergeRequest) -> None:
     from kiln.merge_requests.models import MergeRequestClosingIssue
 
     wanted: set[int] = set()
-    for project, iid in issue_services.closing_references(_closing_text(mr), mr.project):
+    for project, iid in closing.closing_references(_closing_text(mr), mr.project):
         found = Issue.objects.filter(project=project, iid=iid).values_list("pk", flat=True).first()
         if found is not None:
             wanted.add(found)
@@ -198,7 +197,7 @@ def close_issues_mentioned(actor: Actor, mr: MergeRequest) -> None:
     """On merge into the default branch: close what the merge request says it closes."""
     if mr.target_branch != mr.project.default_branch:
         return
-    issue_services.close_issues_mentioned(
+    closing.close_issues_mentioned(
         actor=actor,
         project=mr.project,
         text=_closing_text(mr),

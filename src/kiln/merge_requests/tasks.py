@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from kiln.merge_requests import mergeability, merging, services
+from kiln.merge_requests import mergeability, merging, pushes
 from kiln.merge_requests.models import MergeRequest
 from kiln.repositories.models import Push
 
@@ -22,7 +22,7 @@ def check_merge_request_mergeability(mr_id: int) -> None:
 def refresh_merge_requests_after_push(push_ids: list[int]) -> None:
     """New diff versions, notes, approval resets and rechecks for the pushed branches."""
     for push in Push.objects.select_related("author").filter(pk__in=push_ids).order_by("id"):
-        services.process_push(push)
+        pushes.process_push(push)
 
 
 @task()

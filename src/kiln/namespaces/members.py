@@ -12,13 +12,13 @@ groups and projects with one set of endpoints (`kiln.projects.members` has the s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Manager, Model, Q, QuerySet
 from django.utils import timezone
 
 from kiln.core.access import AccessLevel
@@ -59,6 +59,69 @@ class EffectiveMember:
     created_by_id: int | None
     user: Any = None
     created_by: Any = None
+
+
+class MemberService(Protocol):
+    """What this module and `kiln.projects.members` both provide, so that the API and the web
+    UI serve group and project members with one piece of code."""
+
+    def find_source_for(self, actor: Actor, ref: str) -> Any: ...
+
+    def list_members_for(
+        self,
+        *,
+        actor: Actor,
+        source: Any,
+        query: str | None = None,
+        user_ids: Sequence[int] = (),
+        skip_users: Sequence[int] = (),
+    ) -> Any: ...
+
+    def list_all_members_for(
+        self, *, actor: Actor, source: Any, query: str | None = None, user_ids: Sequence[int] = ()
+    ) -> tuple[Any, dict[int, EffectiveMember]]: ...
+
+    def get_member_for(self, *, actor: Actor, source: Any, user_id: int) -> Any: ...
+
+    def get_effective_member_for(
+        self, *, actor: Actor, source: Any, user_id: int
+    ) -> EffectiveMember: ...
+
+    def add_member(
+        self,
+        *,
+        actor: Actor,
+        source: Any,
+        user_ref: str | int,
+        by_username: bool = False,
+        access_level: int,
+        expires_at: dt.date | None = None,
+    ) -> Any: ...
+
+    def add_members(
+        self,
+        *,
+        actor: Actor,
+        source: Any,
+        user_refs: Sequence[str],
+        by_username: bool = False,
+        access_level: int,
+        expires_at: dt.date | None = None,
+    ) -> dict[str, Any]: ...
+
+    def update_member(
+        self,
+        *,
+        actor: Actor,
+        source: Any,
+        user_id: int,
+        access_level: int,
+        expires_at: dt.date | Any | None = UNSET,
+    ) -> Any: ...
+
+    def remove_member(
+        self, *, actor: Actor, source: Any, user_id: int, skip_subresources: bool = False
+    ) -> None: ...
 
 
 # --- rules shared with project members -----------------------------------------------------
@@ -176,6 +239,131 @@ def merge_effective(
         )
 
 
+# --- the steps every membership read and write takes, for groups and projects alike -------
+# The caller authorizes (the permission differs); these apply the common rules.
+
+
+def filter_direct_members(
+    members: QuerySet[M], *, query: str | None, user_ids: Sequence[int], skip_users: Sequence[int]
+) -> QuerySet[M]:
+    """Direct memberships matching GitLab's member filters, in the order they were added."""
+    qs = members.filter(member_search_q(query, user_ids))
+    if skip_users:
+        qs = qs.exclude(user_id__in=list(skip_users))
+    return qs.order_by("id")
+
+
+def effective_member(members: dict[int, EffectiveMember], user_id: int) -> EffectiveMember:
+    """The effective membership of `user_id` with its user, else `404 Not found`."""
+    if user_id not in members:
+        raise NotFound()
+    return attach_users(list(get_user_model().objects.filter(pk=user_id)), members)[0]
+
+
+def create_member(
+    rows: Manager[M],
+    *,
+    actor: Actor,
+    user_ref: str | int,
+    by_username: bool,
+    access_level: int,
+    expires_at: dt.date | None,
+    authorize: Callable[[], None],
+    inherited: Callable[[int], GroupMember | None],
+) -> M:
+    """Add one user to `rows` (a group's or a project's `members`), in GitLab's API order: an
+    unknown user is 404 and an existing member 409 (both before `authorize`, which raises 403),
+    then the level and expiry are validated (400)."""
+    user = find_user(user_ref, by_username=by_username)
+    if user is None:
+        raise NotFound("User")
+    if rows.filter(user_id=user.pk).exists():
+        raise Conflict("Member already exists")
+    authorize()
+    errors = membership_errors(
+        access_level=access_level, expires_at=expires_at, inherited=inherited(user.pk)
+    )
+    if errors:
+        raise ValidationFailed(errors)
+    try:
+        with transaction.atomic():
+            return rows.create(
+                user=user, access_level=access_level, expires_at=expires_at, created_by=actor.user
+            )
+    except IntegrityError:
+        raise Conflict("Member already exists") from None
+
+
+def add_or_update_members(
+    rows: Manager[M],
+    *,
+    actor: Actor,
+    user_refs: Sequence[str],
+    by_username: bool,
+    access_level: int,
+    expires_at: dt.date | None,
+    inherited: Callable[[int], GroupMember | None],
+    locked: Callable[[M], str | None],
+) -> dict[str, Any]:
+    """Add several users to `rows` at once (comma-separated ids or usernames); the caller has
+    authorized. GitLab's bulk answer: `{"status": "success"}` or `{"status": "error",
+    "message": {<user>: <why>}}`. Existing members get the new level, as GitLab's bulk add
+    does, unless `locked` names why that member cannot be changed."""
+    if not any(r.strip() for r in user_refs):
+        return {"status": "error", "message": "No users specified."}
+    failures: dict[str, str] = {}
+    for ref in dict.fromkeys(r.strip() for r in user_refs if r.strip()):
+        user = find_user(ref, by_username=by_username)
+        if user is None:
+            failures[ref] = "User not found"
+            continue
+        errors = membership_errors(
+            access_level=access_level, expires_at=expires_at, inherited=inherited(user.pk)
+        )
+        existing = rows.filter(user_id=user.pk).first()
+        reason = locked(existing) if not errors and existing is not None else None
+        if reason is not None:
+            errors = {"base": [reason]}
+        if errors:
+            failures[user.username] = full_messages(errors)
+            continue
+        with transaction.atomic():
+            rows.update_or_create(
+                user=user,
+                defaults={"access_level": access_level, "expires_at": expires_at},
+                create_defaults={
+                    "access_level": access_level,
+                    "expires_at": expires_at,
+                    "created_by": actor.user,
+                },
+            )
+    if failures:
+        return {"status": "error", "message": failures}
+    return {"status": "success"}
+
+
+def change_member(
+    member: Any,
+    *,
+    access_level: int,
+    expires_at: dt.date | Any | None,
+    inherited: GroupMember | None,
+) -> None:
+    """Validate and save a membership's new level, and its expiry unless `UNSET`; the caller
+    has authorized the change."""
+    errors = membership_errors(
+        access_level=access_level, expires_at=expires_at, inherited=inherited
+    )
+    if errors:
+        raise ValidationFailed(errors)
+    member.access_level = access_level
+    fields = ["access_level"]
+    if expires_at is not UNSET:
+        member.expires_at = expires_at
+        fields.append("expires_at")
+    member.save(update_fields=fields)
+
+
 # --- group members --------------------------------------------------------------------------
 
 
@@ -205,10 +393,9 @@ def list_members_for(
 ) -> QuerySet[GroupMember]:
     """Direct members of the group."""
     _authorize_read(actor, source)
-    qs = _members(source).filter(member_search_q(query, user_ids))
-    if skip_users:
-        qs = qs.exclude(user_id__in=list(skip_users))
-    return qs.order_by("id")
+    return filter_direct_members(
+        _members(source), query=query, user_ids=user_ids, skip_users=skip_users
+    )
 
 
 def effective_members(group: Namespace) -> dict[int, EffectiveMember]:
@@ -256,10 +443,7 @@ def get_member_for(*, actor: Actor, source: Namespace, user_id: int) -> GroupMem
 
 def get_effective_member_for(*, actor: Actor, source: Namespace, user_id: int) -> EffectiveMember:
     _authorize_read(actor, source)
-    members = effective_members(source)
-    if user_id not in members:
-        raise NotFound()
-    return attach_users(list(get_user_model().objects.filter(pk=user_id)), members)[0]
+    return effective_member(effective_members(source), user_id)
 
 
 def _inherited(group: Namespace, user_id: int) -> GroupMember | None:
@@ -279,6 +463,11 @@ def _is_last_owner(group: Namespace, member: GroupMember) -> bool:
     return owners == [member.user_id]
 
 
+def _authorize_admin(actor: Actor, group: Namespace) -> None:
+    if not can(actor, "admin_group_member", group):
+        raise Forbidden()
+
+
 def add_member(
     *,
     actor: Actor,
@@ -288,34 +477,18 @@ def add_member(
     access_level: int,
     expires_at: dt.date | None = None,
 ) -> GroupMember:
-    """Add one user to the group. Needs `admin_group_member` (Owner).
-
-    As GitLab's API: an unknown user is 404 and an existing member 409 (both checked before
-    the permission, which answers 403), then the level and expiry are validated (400).
-    """
-    user = find_user(user_ref, by_username=by_username)
-    if user is None:
-        raise NotFound("User")
-    if GroupMember.objects.filter(group=source, user_id=user.pk).exists():
-        raise Conflict("Member already exists")
-    if not can(actor, "admin_group_member", source):
-        raise Forbidden()
-    errors = membership_errors(
-        access_level=access_level, expires_at=expires_at, inherited=_inherited(source, user.pk)
+    """Add one user to the group. Needs `admin_group_member` (Owner); the order of the
+    checks is `create_member`'s."""
+    member = create_member(
+        source.members,
+        actor=actor,
+        user_ref=user_ref,
+        by_username=by_username,
+        access_level=access_level,
+        expires_at=expires_at,
+        authorize=lambda: _authorize_admin(actor, source),
+        inherited=lambda user_id: _inherited(source, user_id),
     )
-    if errors:
-        raise ValidationFailed(errors)
-    try:
-        with transaction.atomic():
-            member = GroupMember.objects.create(
-                group=source,
-                user=user,
-                access_level=access_level,
-                expires_at=expires_at,
-                created_by=actor.user,
-            )
-    except IntegrityError:
-        raise Conflict("Member already exists") from None
     return _members(source).get(pk=member.pk)
 
 
@@ -328,42 +501,23 @@ def add_members(
     access_level: int,
     expires_at: dt.date | None = None,
 ) -> dict[str, Any]:
-    """Add several users at once (comma-separated ids or usernames), GitLab's bulk answer:
-    `{"status": "success"}` or `{"status": "error", "message": {<user>: <why>}}`. Existing
-    members get the new level, as GitLab's bulk add does."""
-    if not can(actor, "admin_group_member", source):
-        raise Forbidden()
-    if not any(r.strip() for r in user_refs):
-        return {"status": "error", "message": "No users specified."}
-    failures: dict[str, str] = {}
-    for ref in dict.fromkeys(r.strip() for r in user_refs if r.strip()):
-        user = find_user(ref, by_username=by_username)
-        if user is None:
-            failures[ref] = "User not found"
-            continue
-        errors = membership_errors(
-            access_level=access_level, expires_at=expires_at, inherited=_inherited(source, user.pk)
-        )
-        existing = GroupMember.objects.filter(group=source, user_id=user.pk).first()
-        if not errors and existing is not None and _is_last_owner(source, existing):
-            errors = {"base": ["cannot change the last owner"]}
-        if errors:
-            failures[user.username] = full_messages(errors)
-            continue
-        with transaction.atomic():
-            GroupMember.objects.update_or_create(
-                group=source,
-                user=user,
-                defaults={"access_level": access_level, "expires_at": expires_at},
-                create_defaults={
-                    "access_level": access_level,
-                    "expires_at": expires_at,
-                    "created_by": actor.user,
-                },
-            )
-    if failures:
-        return {"status": "error", "message": failures}
-    return {"status": "success"}
+    """Add several users at once (see `add_or_update_members`); never changes the last
+    Owner. Needs `admin_group_member`."""
+    _authorize_admin(actor, source)
+
+    def locked(existing: GroupMember) -> str | None:
+        return "cannot change the last owner" if _is_last_owner(source, existing) else None
+
+    return add_or_update_members(
+        source.members,
+        actor=actor,
+        user_refs=user_refs,
+        by_username=by_username,
+        access_level=access_level,
+        expires_at=expires_at,
+        inherited=lambda user_id: _inherited(source, user_id),
+        locked=locked,
+    )
 
 
 def update_member(
@@ -378,19 +532,12 @@ def update_member(
     member = direct_member(_members(source), user_id)
     if not can(actor, "admin_group_member", source) or _is_last_owner(source, member):
         raise Forbidden()
-    errors = membership_errors(
+    change_member(
+        member,
         access_level=access_level,
         expires_at=expires_at,
         inherited=_inherited(source, user_id),
     )
-    if errors:
-        raise ValidationFailed(errors)
-    member.access_level = access_level
-    fields = ["access_level"]
-    if expires_at is not UNSET:
-        member.expires_at = expires_at
-        fields.append("expires_at")
-    member.save(update_fields=fields)
     return member
 
 

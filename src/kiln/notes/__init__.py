@@ -118,7 +118,7 @@ Also exposed for merge requests (outside this package): `kiln.labels.services`
 `kiln.milestones.events.record_milestone_change(...)`,
 `kiln.issues.state_events.record_state_event(...)`,
 `kiln.issues.iids.allocate_iid(project, "merge_requests")` (+ `register_usage`),
-`kiln.issues.services.close_issues_mentioned(...)` / `closing_references(text, project)`,
+`kiln.issues.closing.close_issues_mentioned(...)` / `closing_references(text, project)`,
 `kiln.issues.services.label_change_text(added, removed)` (the label system note's body),
 `kiln.issues.queries.register_merge_requests_counter(fn)` (issues' `merge_requests_count`),
 `kiln.issues.references.register_reference_handler(ReferenceType.MERGE_REQUEST, fn)` and

@@ -17,26 +17,24 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from kiln.core.access import AccessLevel
 from kiln.core.actor import Actor
-from kiln.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from kiln.core.errors import Forbidden, Unauthorized
 from kiln.core.policy import can
 from kiln.namespaces import hooks
 from kiln.namespaces.access import active_membership_q
 from kiln.namespaces.members import (
     UNSET,
     EffectiveMember,
-    attach_users,
+    add_or_update_members,
+    change_member,
+    create_member,
     direct_member,
-    find_user,
-    full_messages,
+    effective_member,
+    filter_direct_members,
     highest_group_membership,
-    member_search_q,
-    membership_errors,
     merge_effective,
     users_of,
 )
@@ -88,10 +86,9 @@ def list_members_for(
 ) -> QuerySet[ProjectMember]:
     """Direct members of the project."""
     _authorize_read(actor, source)
-    qs = _members(source).filter(member_search_q(query, user_ids))
-    if skip_users:
-        qs = qs.exclude(user_id__in=list(skip_users))
-    return qs.order_by("id")
+    return filter_direct_members(
+        _members(source), query=query, user_ids=user_ids, skip_users=skip_users
+    )
 
 
 def effective_members(project: Project) -> dict[int, EffectiveMember]:
@@ -146,16 +143,12 @@ def list_all_members_for(
 
 def get_member_for(*, actor: Actor, source: Project, user_id: int) -> ProjectMember:
     _authorize_read(actor, source)
-    member = direct_member(_members(source), user_id)
-    return member
+    return direct_member(_members(source), user_id)
 
 
 def get_effective_member_for(*, actor: Actor, source: Project, user_id: int) -> EffectiveMember:
     _authorize_read(actor, source)
-    members = effective_members(source)
-    if user_id not in members:
-        raise NotFound()
-    return attach_users(list(get_user_model().objects.filter(pk=user_id)), members)[0]
+    return effective_member(effective_members(source), user_id)
 
 
 def _check_grant(actor: Actor, project: Project, access_level: int) -> None:
@@ -176,28 +169,16 @@ def add_member(
 ) -> ProjectMember:
     """Add one user to the project. Needs `admin_project_member` (Maintainer); the Owner level
     needs an Owner. Unknown user 404 and existing member 409 come first, as GitLab's API."""
-    user = find_user(user_ref, by_username=by_username)
-    if user is None:
-        raise NotFound("User")
-    if ProjectMember.objects.filter(project=source, user_id=user.pk).exists():
-        raise Conflict("Member already exists")
-    _check_grant(actor, source, access_level)
-    errors = membership_errors(
-        access_level=access_level, expires_at=expires_at, inherited=_inherited(source, user.pk)
+    member = create_member(
+        source.members,
+        actor=actor,
+        user_ref=user_ref,
+        by_username=by_username,
+        access_level=access_level,
+        expires_at=expires_at,
+        authorize=lambda: _check_grant(actor, source, access_level),
+        inherited=lambda user_id: _inherited(source, user_id),
     )
-    if errors:
-        raise ValidationFailed(errors)
-    try:
-        with transaction.atomic():
-            member = ProjectMember.objects.create(
-                project=source,
-                user=user,
-                access_level=access_level,
-                expires_at=expires_at,
-                created_by=actor.user,
-            )
-    except IntegrityError:
-        raise Conflict("Member already exists") from None
     return _members(source).get(pk=member.pk)
 
 
@@ -210,47 +191,28 @@ def add_members(
     access_level: int,
     expires_at: dt.date | None = None,
 ) -> dict[str, Any]:
-    """Bulk add (see `kiln.namespaces.members.add_members`)."""
+    """Bulk add (see `kiln.namespaces.members.add_or_update_members`); an Owner's membership
+    changes only by an Owner, the owner of a personal namespace's never."""
     _check_grant(actor, source, access_level)
-    if not any(r.strip() for r in user_refs):
-        return {"status": "error", "message": "No users specified."}
     manage_owners = _can_manage_owners(actor, source)
-    failures: dict[str, str] = {}
-    for ref in dict.fromkeys(r.strip() for r in user_refs if r.strip()):
-        user = find_user(ref, by_username=by_username)
-        if user is None:
-            failures[ref] = "User not found"
-            continue
-        errors = membership_errors(
-            access_level=access_level, expires_at=expires_at, inherited=_inherited(source, user.pk)
-        )
-        existing = ProjectMember.objects.filter(project=source, user_id=user.pk).first()
-        if (
-            not errors
-            and existing is not None
-            and (
-                _is_personal_owner(source, user.pk)
-                or (existing.access_level == AccessLevel.OWNER and not manage_owners)
-            )
+
+    def locked(existing: ProjectMember) -> str | None:
+        if _is_personal_owner(source, existing.user_id) or (
+            existing.access_level == AccessLevel.OWNER and not manage_owners
         ):
-            errors = {"base": ["cannot change this member"]}
-        if errors:
-            failures[user.username] = full_messages(errors)
-            continue
-        with transaction.atomic():
-            ProjectMember.objects.update_or_create(
-                project=source,
-                user=user,
-                defaults={"access_level": access_level, "expires_at": expires_at},
-                create_defaults={
-                    "access_level": access_level,
-                    "expires_at": expires_at,
-                    "created_by": actor.user,
-                },
-            )
-    if failures:
-        return {"status": "error", "message": failures}
-    return {"status": "success"}
+            return "cannot change this member"
+        return None
+
+    return add_or_update_members(
+        source.members,
+        actor=actor,
+        user_refs=user_refs,
+        by_username=by_username,
+        access_level=access_level,
+        expires_at=expires_at,
+        inherited=lambda user_id: _inherited(source, user_id),
+        locked=locked,
+    )
 
 
 def update_member(
@@ -268,17 +230,12 @@ def update_member(
         member.access_level == AccessLevel.OWNER and not _can_manage_owners(actor, source)
     ) or _is_personal_owner(source, user_id):
         raise Forbidden()
-    errors = membership_errors(
-        access_level=access_level, expires_at=expires_at, inherited=_inherited(source, user_id)
+    change_member(
+        member,
+        access_level=access_level,
+        expires_at=expires_at,
+        inherited=_inherited(source, user_id),
     )
-    if errors:
-        raise ValidationFailed(errors)
-    member.access_level = access_level
-    fields = ["access_level"]
-    if expires_at is not UNSET:
-        member.expires_at = expires_at
-        fields.append("expires_at")
-    member.save(update_fields=fields)
     return member
 
 

@@ -1,5 +1,5 @@
-"""Writes to projects: create, update (rename, visibility, settings), archive, star, transfer,
-share with a group, delete.
+"""Writes to projects: create, update (rename, visibility, settings), archive, star, delete.
+Transferring is `kiln.projects.transfer`'s and sharing with groups `kiln.projects.sharing`'s.
 
 Every service takes the acting `actor` first. The caller loaded the project through
 `queries.get_project_for` (so a project the actor may not see already answered 404); the
@@ -14,7 +14,6 @@ repositories once a deletion is committed.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -22,21 +21,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from kiln.core import appsettings
 from kiln.core.access import AccessLevel, Visibility
 from kiln.core.actor import Actor
-from kiln.core.errors import (
-    Conflict,
-    Forbidden,
-    KilnError,
-    NotFound,
-    PlainBadRequest,
-    ValidationFailed,
-)
+from kiln.core.errors import Forbidden, ValidationFailed
 from kiln.core.names import PROJECT_PATH_MESSAGE, path_from_name, project_name_errors
 from kiln.core.names import project_path_errors as _core_path_errors
 from kiln.core.policy import can
@@ -45,19 +37,16 @@ from kiln.gitstore.refs import validate_branch_name
 from kiln.markdown.context import RenderContext
 from kiln.markdown.render import render as render_markdown
 from kiln.namespaces import hooks
-from kiln.namespaces.access import group_access_level
 from kiln.namespaces.models import Namespace, NamespaceKind
-from kiln.namespaces.queries import find_namespace, get_namespace_for
+from kiln.namespaces.queries import find_namespace
 from kiln.projects.access import forget_project_access
 from kiln.projects.models import (
     FEATURE_ACCESS_LEVELS,
     Project,
-    ProjectGroupLink,
     ProjectMember,
     Star,
     Topic,
 )
-from kiln.projects.policies import can_transfer_into
 
 log = logging.getLogger(__name__)
 
@@ -223,30 +212,6 @@ def _destroy(projects: list[Project]) -> None:
     transaction.on_commit(lambda: after_project_destroyed.run(gone))
 
 
-# --- errors GitLab words its own way ---------------------------------------------------------
-
-
-class ShareTargetNotFound(KilnError):
-    """GitLab's group-link services answer a group the actor may not share with as
-    `{"message": "Not Found"}` (404), without the usual "404 ... Not Found" wording."""
-
-    status = 404
-    reason = "not_found"
-
-    def __init__(self) -> None:
-        super().__init__("Not Found")
-
-
-class TransferFailed(PlainBadRequest):
-    """`{"message": "Failed to transfer project {:new_namespace=>[\"<why>\"]}"}` (400)."""
-
-    reason = "transfer_failed"
-
-    def __init__(self, why: str) -> None:
-        escaped = why.replace("\\", "\\\\").replace('"', '\\"')
-        super().__init__(f'Failed to transfer project {{:new_namespace=>["{escaped}"]}}')
-
-
 # --- validation helpers ------------------------------------------------------------------------
 
 
@@ -299,7 +264,7 @@ def _name_taken(namespace: Namespace, name: str, exclude: Project | None = None)
     return qs.exists()
 
 
-def _path_taken(namespace: Namespace, path: str, exclude: Project | None = None) -> bool:
+def path_taken(namespace: Namespace, path: str, exclude: Project | None = None) -> bool:
     """A project or a subgroup of `namespace` already uses `path` (they share one URL space)."""
     lowered = path.lower()
     projects = Project.objects.annotate(lp=Lower("path")).filter(
@@ -364,7 +329,7 @@ def _set_topics(project: Project, names: list[str]) -> None:
     project.topics.set([existing[n.lower()] for n in names if n.lower() in existing])
 
 
-def _render_description(project: Project) -> str:
+def render_description(project: Project) -> str:
     if not project.description:
         return ""
     return render_markdown(project.description, context=RenderContext(project=project.full_path))
@@ -435,7 +400,7 @@ def _validate_default_branch(value: str, errors: _Errors) -> None:
         errors.add("default_branch", ["is invalid"])
 
 
-def _ensure_owner_membership(project: Project, actor: Actor) -> None:
+def ensure_owner_membership(project: Project, actor: Actor) -> None:
     """A personal project's owner is its Owner member, as GitLab records it."""
     owner_id = project.namespace.owner_id
     if project.namespace.is_group or owner_id is None:
@@ -518,7 +483,7 @@ def create_project(
         if "name" not in errors.errors and _name_taken(target, name):
             errors.add("project_namespace.name", [TAKEN])
             errors.add("name", [TAKEN])
-        if "path" not in errors.errors and _path_taken(target, path):
+        if "path" not in errors.errors and path_taken(target, path):
             errors.add("path", [TAKEN])
         errors.add("visibility_level", _visibility_errors(level, target))
     branch = default_branch or settings_row.default_branch_name or "main"
@@ -539,13 +504,13 @@ def create_project(
     errors.raise_if_any()
     assert target is not None
     project.namespace = target
-    project.description_html = _render_description(project)
+    project.description_html = render_description(project)
     try:
         with transaction.atomic():
             project.save()
             if topic_names:
                 _set_topics(project, topic_names)
-            _ensure_owner_membership(project, actor)
+            ensure_owner_membership(project, actor)
     except IntegrityError:
         # A concurrent request took the name or path between the check and the insert.
         raise ValidationFailed({"path": [TAKEN]}) from None
@@ -607,7 +572,7 @@ def update_project(
         changed.append("name")
     if path is not None and path != project.path:
         errors.add("path", project_path_errors(path))
-        if "path" not in errors.errors and _path_taken(namespace, path, exclude=project):
+        if "path" not in errors.errors and path_taken(namespace, path, exclude=project):
             errors.add("path", [TAKEN])
         project.path = path
         changed.append("path")
@@ -632,7 +597,7 @@ def update_project(
     changed += _apply_settings(actor, project, settings, errors)
     errors.raise_if_any()
     if {"description", "path"} & set(changed):
-        project.description_html = _render_description(project)
+        project.description_html = render_description(project)
         changed.append("description_html")
     try:
         with transaction.atomic():
@@ -692,116 +657,6 @@ def unstar_project(*, actor: Actor, project: Project) -> bool:
             )
     project.refresh_from_db(fields=["star_count"])
     return bool(deleted)
-
-
-# --- transfer ----------------------------------------------------------------------------------
-
-
-def transfer_project(*, actor: Actor, project: Project, namespace: str | int) -> Project:
-    """Move the project to another namespace (id or full path), as GitLab's TransferService.
-
-    Needs `change_namespace` (Owner of the project; 403 otherwise). The target must be visible
-    (404 "Namespace Not Found"), and the actor must be allowed to put projects there (its owner
-    for a personal namespace; Maintainer with `create_projects` in a group). The project's
-    visibility drops to the target group's when it was higher. The repository does not move:
-    its storage key never changes.
-    """
-    if not can(actor, "change_namespace", project):
-        raise Forbidden()
-    target = get_namespace_for(actor, namespace)
-    if target.pk == project.namespace_id:
-        raise TransferFailed("Project is already in this namespace.")
-    if not can_transfer_into(actor, target):
-        raise TransferFailed("You don't have permission to transfer projects into that namespace.")
-    clash = Project.objects.filter(namespace_id=target.pk).filter(
-        Q(name=project.name) | Q(path__iexact=project.path)
-    )
-    if clash.exists() or _path_taken(target, project.path, exclude=project):
-        raise TransferFailed("Project with same name or path in target namespace already exists")
-    try:
-        with transaction.atomic():
-            locked = Project.objects.select_for_update().get(pk=project.pk)
-            locked.namespace = target
-            fields = ["namespace", "updated_at"]
-            if target.is_group and locked.visibility_level > target.visibility_level:
-                locked.visibility_level = target.visibility_level
-                fields.append("visibility_level")
-            locked.description_html = _render_description(locked)
-            fields.append("description_html")
-            locked.save(update_fields=fields)
-            _ensure_owner_membership(locked, actor)
-    except IntegrityError:
-        raise TransferFailed(
-            "Project with same name or path in target namespace already exists"
-        ) from None
-    forget_project_access(actor, project)
-    project.refresh_from_db()
-    project.namespace = target
-    return project
-
-
-# --- sharing with groups -----------------------------------------------------------------------
-
-
-def _share_locked(namespace: Namespace) -> bool:
-    if not namespace.is_group:
-        return False
-    return Namespace.objects.filter(
-        pk__in=namespace.ancestor_ids, share_with_group_lock=True
-    ).exists()
-
-
-def share_project(
-    *,
-    actor: Actor,
-    project: Project,
-    group_id: int,
-    group_access: int,
-    expires_at: dt.date | None = None,
-) -> ProjectGroupLink:
-    """`POST /projects/:id/share`: give a group's members up to `group_access` in the project.
-
-    Needs `admin_project` (Maintainer; 403). Refused when the project's group (or an ancestor)
-    locks sharing (400), when the actor is not a member of the group (GitLab's 404 "Not
-    Found"), when granting Owner without being an Owner (403), and (409) for the project's own
-    group or an ancestor of it, or a group it is already shared with.
-    """
-    if not can(actor, "admin_project", project):
-        raise Forbidden()
-    if _share_locked(project.namespace):
-        raise PlainBadRequest("The project sharing with group is disabled")
-    group = Namespace.objects.filter(pk=group_id, kind=NamespaceKind.GROUP).first()
-    if group is None or not (
-        actor.is_admin or group_access_level(actor, group) >= AccessLevel.GUEST
-    ):
-        raise ShareTargetNotFound()
-    if group_access == AccessLevel.OWNER and not can(actor, "manage_owners", project):
-        raise Forbidden()
-    if project.namespace.is_group and group.pk in project.namespace.ancestor_ids:
-        raise Conflict("Project cannot be shared with the group it is in or one of its ancestors.")
-    try:
-        with transaction.atomic():
-            link = ProjectGroupLink.objects.create(
-                project=project, group=group, group_access=group_access, expires_at=expires_at
-            )
-    except IntegrityError:
-        raise Conflict("Group already shared with this group") from None
-    forget_project_access(actor, project)
-    return link
-
-
-def unshare_project(*, actor: Actor, project: Project, group_id: int) -> None:
-    """`DELETE /projects/:id/share/:group_id`. Needs `admin_project`; an Owner share needs an
-    Owner. A missing share answers 404 "Group Link Not Found"."""
-    if not can(actor, "admin_project", project):
-        raise Forbidden()
-    link = ProjectGroupLink.objects.filter(project_id=project.pk, group_id=group_id).first()
-    if link is None:
-        raise NotFound("Group Link")
-    if link.group_access == AccessLevel.OWNER and not can(actor, "manage_owners", project):
-        raise Forbidden()
-    link.delete()
-    forget_project_access(actor, project)
 
 
 # --- delete ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Actions are POSTs to sub-paths of the page they belong to.
 
 from django.urls import URLPattern, URLResolver, path
 
+from kiln.web.views import members
 from kiln.web.views import settings as views
 
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -15,11 +16,15 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("settings/general/unarchive", views.unarchive, name="project_unarchive"),
     path("settings/general/transfer", views.transfer, name="project_transfer"),
     path("settings/general/delete", views.delete, name="project_delete"),
-    path("project_members", views.members, name="project_members"),
-    path("project_members/<int:user_id>", views.update_member, name="project_member_update"),
+    path("project_members", members.project_members_page, name="project_members"),
+    path(
+        "project_members/<int:user_id>",
+        members.update_project_member,
+        name="project_member_update",
+    ),
     path(
         "project_members/<int:user_id>/remove",
-        views.remove_member,
+        members.remove_project_member,
         name="project_member_remove",
     ),
     path("settings/repository", views.repository, name="project_settings_repository"),

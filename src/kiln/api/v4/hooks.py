@@ -8,13 +8,17 @@ accepted and never returned.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from kiln.api.v4.auth import GitLabAuth, require_user
+from kiln.api.v4.naming import endpoint_names
 from kiln.api.v4.pagination import paginated
 from kiln.api.v4.params import CommaList, Params, PathStr
 from kiln.api.v4.presenters.hooks import hook_entities, hook_entity, hook_event_entities
@@ -151,270 +155,196 @@ class ValueParams(Schema):
     value: str
 
 
-# -- project hooks ----------------------------------------------------------------------------
+# -- project hooks and group hooks ----------------------------------------------------------
 
 
-def _project_hook(request: HttpRequest, id: str, hook_id: int) -> tuple[Actor, WebHook]:
-    actor = require_user(request)
-    project = get_project_for(actor, id)
-    return actor, queries.get_project_hook(actor, project, hook_id)
+@dataclass(frozen=True)
+class _Owner:
+    """What differs between project hooks and group hooks: what they hang on and who manages
+    them. Everything else (the endpoints, their parameters and answers) is the same."""
+
+    kind: Literal["project", "group"]
+    hook_kind: HookKind
+    find: Callable[[Actor, str], Any]
+    list_hooks: Callable[[Actor, Any], QuerySet[WebHook]]
+    get_hook: Callable[[Actor, Any, int], WebHook]
+    authorize: Callable[[Actor, Any], None]
+    create: Callable[[Actor, Any, dict[str, Any]], WebHook]
 
 
-@router.get("/projects/{id}/hooks", auth=SIGNED_IN)
-def list_project_hooks(
-    request: HttpRequest, response: HttpResponse, id: PathStr
-) -> list[dict[str, Any]]:
-    actor = require_user(request)
-    project = get_project_for(actor, id)
-    return paginated(request, response, queries.list_project_hooks(actor, project), hook_entities)
+def _names(name: str) -> dict[str, Any]:
+    return endpoint_names(__name__, name)
 
 
-@router.get("/projects/{id}/hooks/{hook_id}", auth=SIGNED_IN)
-def get_project_hook(request: HttpRequest, id: PathStr, hook_id: int) -> dict[str, Any]:
-    return hook_entity(_project_hook(request, id, hook_id)[1])
+def _register(owner: _Owner) -> None:
+    """Register the hooks endpoints of one owner kind under `/{kind}s/{id}/hooks`."""
+    kind = owner.kind
+    base = f"/{kind}s/{{id}}/hooks"
+    hook_path = f"{base}/{{hook_id}}"
+
+    def owner_hook(request: HttpRequest, id: str, hook_id: int) -> tuple[Actor, WebHook]:
+        actor = require_user(request)
+        return actor, owner.get_hook(actor, owner.find(actor, id), hook_id)
+
+    @router.get(base, auth=SIGNED_IN, **_names(f"list_{kind}_hooks"))
+    def list_hooks(
+        request: HttpRequest, response: HttpResponse, id: PathStr
+    ) -> list[dict[str, Any]]:
+        actor = require_user(request)
+        hooks = owner.list_hooks(actor, owner.find(actor, id))
+        return paginated(request, response, hooks, hook_entities)
+
+    @router.get(hook_path, auth=SIGNED_IN, **_names(f"get_{kind}_hook"))
+    def get_hook(request: HttpRequest, id: PathStr, hook_id: int) -> dict[str, Any]:
+        return hook_entity(owner_hook(request, id, hook_id)[1])
+
+    @router.post(
+        base, auth=SIGNED_IN, response={201: dict[str, Any]}, **_names(f"create_{kind}_hook")
+    )
+    def create_hook(
+        request: HttpRequest, id: PathStr, payload: Annotated[HookParams, Params(...)]
+    ) -> Status[dict[str, Any]]:
+        actor = require_user(request)
+        found = owner.find(actor, id)
+        owner.authorize(actor, found)
+        attrs = _attrs(payload, owner.hook_kind, create=True)
+        return Status(201, hook_entity(owner.create(actor, found, attrs)))
+
+    @router.put(hook_path, auth=SIGNED_IN, **_names(f"update_{kind}_hook"))
+    def update_hook(
+        request: HttpRequest, id: PathStr, hook_id: int, payload: Annotated[HookParams, Params(...)]
+    ) -> dict[str, Any]:
+        actor, hook = owner_hook(request, id, hook_id)
+        attrs = _attrs(payload, owner.hook_kind, create=False)
+        return hook_entity(services.update_hook(actor=actor, hook=hook, attrs=attrs))
+
+    @router.delete(hook_path, auth=SIGNED_IN, **_names(f"delete_{kind}_hook"))
+    def delete_hook(request: HttpRequest, id: PathStr, hook_id: int) -> HttpResponse:
+        actor, hook = owner_hook(request, id, hook_id)
+        services.delete_hook(actor=actor, hook=hook)
+        return HttpResponse(status=204)
+
+    @router.post(
+        f"{hook_path}/test/{{trigger}}",
+        auth=SIGNED_IN,
+        response={201: dict[str, str]},
+        **_names(f"test_{kind}_hook"),
+    )
+    def test_hook(
+        request: HttpRequest, id: PathStr, hook_id: int, trigger: TestTrigger
+    ) -> Status[dict[str, str]]:
+        actor, hook = owner_hook(request, id, hook_id)
+        outcome = services.test_hook(actor=actor, hook=hook, trigger=trigger)
+        return _test_answer(outcome.status, outcome.message)
+
+    @router.get(f"{hook_path}/events", auth=SIGNED_IN, **_names(f"list_{kind}_hook_events"))
+    def list_hook_events(
+        request: HttpRequest,
+        response: HttpResponse,
+        id: PathStr,
+        hook_id: int,
+        query: Query[EventsQuery],
+    ) -> list[dict[str, Any]]:
+        statuses = _statuses(query)
+        actor, hook = owner_hook(request, id, hook_id)
+        events = queries.list_hook_events(actor, hook, statuses=statuses)
+        return paginated(request, response, events, hook_event_entities)
+
+    @router.post(
+        f"{hook_path}/events/{{hook_log_id}}/resend",
+        auth=SIGNED_IN,
+        response={201: dict[str, Any]},
+        **_names(f"resend_{kind}_hook_event"),
+    )
+    def resend_hook_event(
+        request: HttpRequest, id: PathStr, hook_id: int, hook_log_id: int
+    ) -> Status[dict[str, Any]]:
+        actor, hook = owner_hook(request, id, hook_id)
+        return _resend_answer(hook, actor, hook_log_id)
+
+    @router.put(
+        f"{hook_path}/url_variables/{{key}}",
+        auth=SIGNED_IN,
+        **_names(f"set_{kind}_hook_url_variable"),
+    )
+    def set_url_variable(
+        request: HttpRequest,
+        id: PathStr,
+        hook_id: int,
+        key: PathStr,
+        payload: Annotated[ValueParams, Params(...)],
+    ) -> HttpResponse:
+        actor, hook = owner_hook(request, id, hook_id)
+        services.set_url_variable(actor=actor, hook=hook, key=key, value=payload.value)
+        return HttpResponse(status=204)
+
+    @router.delete(
+        f"{hook_path}/url_variables/{{key}}",
+        auth=SIGNED_IN,
+        **_names(f"delete_{kind}_hook_url_variable"),
+    )
+    def delete_url_variable(
+        request: HttpRequest, id: PathStr, hook_id: int, key: PathStr
+    ) -> HttpResponse:
+        actor, hook = owner_hook(request, id, hook_id)
+        services.delete_url_variable(actor=actor, hook=hook, key=key)
+        return HttpResponse(status=204)
+
+    @router.put(
+        f"{hook_path}/custom_headers/{{key}}",
+        auth=SIGNED_IN,
+        **_names(f"set_{kind}_hook_custom_header"),
+    )
+    def set_custom_header(
+        request: HttpRequest,
+        id: PathStr,
+        hook_id: int,
+        key: PathStr,
+        payload: Annotated[ValueParams, Params(...)],
+    ) -> HttpResponse:
+        actor, hook = owner_hook(request, id, hook_id)
+        services.set_custom_header(actor=actor, hook=hook, key=key, value=payload.value)
+        return HttpResponse(status=204)
+
+    @router.delete(
+        f"{hook_path}/custom_headers/{{key}}",
+        auth=SIGNED_IN,
+        **_names(f"delete_{kind}_hook_custom_header"),
+    )
+    def delete_custom_header(
+        request: HttpRequest, id: PathStr, hook_id: int, key: PathStr
+    ) -> HttpResponse:
+        actor, hook = owner_hook(request, id, hook_id)
+        services.delete_custom_header(actor=actor, hook=hook, key=key)
+        return HttpResponse(status=204)
 
 
-@router.post("/projects/{id}/hooks", auth=SIGNED_IN, response={201: dict[str, Any]})
-def create_project_hook(
-    request: HttpRequest, id: PathStr, payload: Annotated[HookParams, Params(...)]
-) -> Status[dict[str, Any]]:
-    actor = require_user(request)
-    project = get_project_for(actor, id)
-    services.authorize_project(actor, project)
-    attrs = _attrs(payload, HookKind.PROJECT, create=True)
-    hook = services.create_project_hook(actor=actor, project=project, attrs=attrs)
-    return Status(201, hook_entity(hook))
-
-
-@router.put("/projects/{id}/hooks/{hook_id}", auth=SIGNED_IN)
-def update_project_hook(
-    request: HttpRequest, id: PathStr, hook_id: int, payload: Annotated[HookParams, Params(...)]
-) -> dict[str, Any]:
-    actor, hook = _project_hook(request, id, hook_id)
-    attrs = _attrs(payload, HookKind.PROJECT, create=False)
-    return hook_entity(services.update_hook(actor=actor, hook=hook, attrs=attrs))
-
-
-@router.delete("/projects/{id}/hooks/{hook_id}", auth=SIGNED_IN)
-def delete_project_hook(request: HttpRequest, id: PathStr, hook_id: int) -> HttpResponse:
-    actor, hook = _project_hook(request, id, hook_id)
-    services.delete_hook(actor=actor, hook=hook)
-    return HttpResponse(status=204)
-
-
-@router.post(
-    "/projects/{id}/hooks/{hook_id}/test/{trigger}",
-    auth=SIGNED_IN,
-    response={201: dict[str, str]},
+_register(
+    _Owner(
+        kind="project",
+        hook_kind=HookKind.PROJECT,
+        find=get_project_for,
+        list_hooks=queries.list_project_hooks,
+        get_hook=queries.get_project_hook,
+        authorize=services.authorize_project,
+        create=lambda actor, project, attrs: services.create_project_hook(
+            actor=actor, project=project, attrs=attrs
+        ),
+    )
 )
-def test_project_hook(
-    request: HttpRequest, id: PathStr, hook_id: int, trigger: TestTrigger
-) -> Status[dict[str, str]]:
-    actor, hook = _project_hook(request, id, hook_id)
-    outcome = services.test_hook(actor=actor, hook=hook, trigger=trigger)
-    return _test_answer(outcome.status, outcome.message)
-
-
-@router.get("/projects/{id}/hooks/{hook_id}/events", auth=SIGNED_IN)
-def list_project_hook_events(
-    request: HttpRequest,
-    response: HttpResponse,
-    id: PathStr,
-    hook_id: int,
-    query: Query[EventsQuery],
-) -> list[dict[str, Any]]:
-    statuses = _statuses(query)
-    actor, hook = _project_hook(request, id, hook_id)
-    events = queries.list_hook_events(actor, hook, statuses=statuses)
-    return paginated(request, response, events, hook_event_entities)
-
-
-@router.post(
-    "/projects/{id}/hooks/{hook_id}/events/{hook_log_id}/resend",
-    auth=SIGNED_IN,
-    response={201: dict[str, Any]},
+_register(
+    _Owner(
+        kind="group",
+        hook_kind=HookKind.GROUP,
+        find=get_group_for,
+        list_hooks=queries.list_group_hooks,
+        get_hook=queries.get_group_hook,
+        authorize=services.authorize_group,
+        create=lambda actor, group, attrs: services.create_group_hook(
+            actor=actor, group=group, attrs=attrs
+        ),
+    )
 )
-def resend_project_hook_event(
-    request: HttpRequest, id: PathStr, hook_id: int, hook_log_id: int
-) -> Status[dict[str, Any]]:
-    actor, hook = _project_hook(request, id, hook_id)
-    return _resend_answer(hook, actor, hook_log_id)
-
-
-@router.put("/projects/{id}/hooks/{hook_id}/url_variables/{key}", auth=SIGNED_IN)
-def set_project_hook_url_variable(
-    request: HttpRequest,
-    id: PathStr,
-    hook_id: int,
-    key: PathStr,
-    payload: Annotated[ValueParams, Params(...)],
-) -> HttpResponse:
-    actor, hook = _project_hook(request, id, hook_id)
-    services.set_url_variable(actor=actor, hook=hook, key=key, value=payload.value)
-    return HttpResponse(status=204)
-
-
-@router.delete("/projects/{id}/hooks/{hook_id}/url_variables/{key}", auth=SIGNED_IN)
-def delete_project_hook_url_variable(
-    request: HttpRequest, id: PathStr, hook_id: int, key: PathStr
-) -> HttpResponse:
-    actor, hook = _project_hook(request, id, hook_id)
-    services.delete_url_variable(actor=actor, hook=hook, key=key)
-    return HttpResponse(status=204)
-
-
-@router.put("/projects/{id}/hooks/{hook_id}/custom_headers/{key}", auth=SIGNED_IN)
-def set_project_hook_custom_header(
-    request: HttpRequest,
-    id: PathStr,
-    hook_id: int,
-    key: PathStr,
-    payload: Annotated[ValueParams, Params(...)],
-) -> HttpResponse:
-    actor, hook = _project_hook(request, id, hook_id)
-    services.set_custom_header(actor=actor, hook=hook, key=key, value=payload.value)
-    return HttpResponse(status=204)
-
-
-@router.delete("/projects/{id}/hooks/{hook_id}/custom_headers/{key}", auth=SIGNED_IN)
-def delete_project_hook_custom_header(
-    request: HttpRequest, id: PathStr, hook_id: int, key: PathStr
-) -> HttpResponse:
-    actor, hook = _project_hook(request, id, hook_id)
-    services.delete_custom_header(actor=actor, hook=hook, key=key)
-    return HttpResponse(status=204)
-
-
-# -- group hooks ------------------------------------------------------------------------------
-
-
-def _group_hook(request: HttpRequest, id: str, hook_id: int) -> tuple[Actor, WebHook]:
-    actor = require_user(request)
-    group = get_group_for(actor, id)
-    return actor, queries.get_group_hook(actor, group, hook_id)
-
-
-@router.get("/groups/{id}/hooks", auth=SIGNED_IN)
-def list_group_hooks(
-    request: HttpRequest, response: HttpResponse, id: PathStr
-) -> list[dict[str, Any]]:
-    actor = require_user(request)
-    group = get_group_for(actor, id)
-    return paginated(request, response, queries.list_group_hooks(actor, group), hook_entities)
-
-
-@router.get("/groups/{id}/hooks/{hook_id}", auth=SIGNED_IN)
-def get_group_hook(request: HttpRequest, id: PathStr, hook_id: int) -> dict[str, Any]:
-    return hook_entity(_group_hook(request, id, hook_id)[1])
-
-
-@router.post("/groups/{id}/hooks", auth=SIGNED_IN, response={201: dict[str, Any]})
-def create_group_hook(
-    request: HttpRequest, id: PathStr, payload: Annotated[HookParams, Params(...)]
-) -> Status[dict[str, Any]]:
-    actor = require_user(request)
-    group = get_group_for(actor, id)
-    services.authorize_group(actor, group)
-    attrs = _attrs(payload, HookKind.GROUP, create=True)
-    hook = services.create_group_hook(actor=actor, group=group, attrs=attrs)
-    return Status(201, hook_entity(hook))
-
-
-@router.put("/groups/{id}/hooks/{hook_id}", auth=SIGNED_IN)
-def update_group_hook(
-    request: HttpRequest, id: PathStr, hook_id: int, payload: Annotated[HookParams, Params(...)]
-) -> dict[str, Any]:
-    actor, hook = _group_hook(request, id, hook_id)
-    attrs = _attrs(payload, HookKind.GROUP, create=False)
-    return hook_entity(services.update_hook(actor=actor, hook=hook, attrs=attrs))
-
-
-@router.delete("/groups/{id}/hooks/{hook_id}", auth=SIGNED_IN)
-def delete_group_hook(request: HttpRequest, id: PathStr, hook_id: int) -> HttpResponse:
-    actor, hook = _group_hook(request, id, hook_id)
-    services.delete_hook(actor=actor, hook=hook)
-    return HttpResponse(status=204)
-
-
-@router.post(
-    "/groups/{id}/hooks/{hook_id}/test/{trigger}", auth=SIGNED_IN, response={201: dict[str, str]}
-)
-def test_group_hook(
-    request: HttpRequest, id: PathStr, hook_id: int, trigger: TestTrigger
-) -> Status[dict[str, str]]:
-    actor, hook = _group_hook(request, id, hook_id)
-    outcome = services.test_hook(actor=actor, hook=hook, trigger=trigger)
-    return _test_answer(outcome.status, outcome.message)
-
-
-@router.get("/groups/{id}/hooks/{hook_id}/events", auth=SIGNED_IN)
-def list_group_hook_events(
-    request: HttpRequest,
-    response: HttpResponse,
-    id: PathStr,
-    hook_id: int,
-    query: Query[EventsQuery],
-) -> list[dict[str, Any]]:
-    statuses = _statuses(query)
-    actor, hook = _group_hook(request, id, hook_id)
-    events = queries.list_hook_events(actor, hook, statuses=statuses)
-    return paginated(request, response, events, hook_event_entities)
-
-
-@router.post(
-    "/groups/{id}/hooks/{hook_id}/events/{hook_log_id}/resend",
-    auth=SIGNED_IN,
-    response={201: dict[str, Any]},
-)
-def resend_group_hook_event(
-    request: HttpRequest, id: PathStr, hook_id: int, hook_log_id: int
-) -> Status[dict[str, Any]]:
-    actor, hook = _group_hook(request, id, hook_id)
-    return _resend_answer(hook, actor, hook_log_id)
-
-
-@router.put("/groups/{id}/hooks/{hook_id}/url_variables/{key}", auth=SIGNED_IN)
-def set_group_hook_url_variable(
-    request: HttpRequest,
-    id: PathStr,
-    hook_id: int,
-    key: PathStr,
-    payload: Annotated[ValueParams, Params(...)],
-) -> HttpResponse:
-    actor, hook = _group_hook(request, id, hook_id)
-    services.set_url_variable(actor=actor, hook=hook, key=key, value=payload.value)
-    return HttpResponse(status=204)
-
-
-@router.delete("/groups/{id}/hooks/{hook_id}/url_variables/{key}", auth=SIGNED_IN)
-def delete_group_hook_url_variable(
-    request: HttpRequest, id: PathStr, hook_id: int, key: PathStr
-) -> HttpResponse:
-    actor, hook = _group_hook(request, id, hook_id)
-    services.delete_url_variable(actor=actor, hook=hook, key=key)
-    return HttpResponse(status=204)
-
-
-@router.put("/groups/{id}/hooks/{hook_id}/custom_headers/{key}", auth=SIGNED_IN)
-def set_group_hook_custom_header(
-    request: HttpRequest,
-    id: PathStr,
-    hook_id: int,
-    key: PathStr,
-    payload: Annotated[ValueParams, Params(...)],
-) -> HttpResponse:
-    actor, hook = _group_hook(request, id, hook_id)
-    services.set_custom_header(actor=actor, hook=hook, key=key, value=payload.value)
-    return HttpResponse(status=204)
-
-
-@router.delete("/groups/{id}/hooks/{hook_id}/custom_headers/{key}", auth=SIGNED_IN)
-def delete_group_hook_custom_header(
-    request: HttpRequest, id: PathStr, hook_id: int, key: PathStr
-) -> HttpResponse:
-    actor, hook = _group_hook(request, id, hook_id)
-    services.delete_custom_header(actor=actor, hook=hook, key=key)
-    return HttpResponse(status=204)
 
 
 # -- system hooks -----------------------------------------------------------------------------

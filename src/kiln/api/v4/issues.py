@@ -31,7 +31,8 @@ from kiln.api.v4.presenters.users import user_basic
 from kiln.core.actor import Actor
 from kiln.core.errors import InvalidParameter, NotFound, Unauthorized
 from kiln.core.policy import can
-from kiln.issues import queries, services
+from kiln.issues import links as issue_links
+from kiln.issues import moving, queries, services
 from kiln.issues.models import Issue, IssueLink
 from kiln.issues.state_events import list_state_events
 from kiln.labels.events import list_label_events
@@ -467,7 +468,7 @@ def move_issue(
     target = find_project(payload.to_project_id)
     if target is None or not can(actor, "read_project", target):
         raise NotFound("Project")
-    moved = services.move_issue(actor=actor, issue=issue, to_project=target)
+    moved = moving.move_issue(actor=actor, issue=issue, to_project=target)
     return Status(201, issue_entity(moved, request, actor, project=target))
 
 
@@ -596,7 +597,7 @@ def create_link(
         target = queries.find_issue_for(actor, target_project, payload.target_issue_iid)
     if target is None:
         raise NotFound("No matching issue found. Make sure that you are adding a valid issue URL.")
-    link = services.link_issues(
+    link = issue_links.link_issues(
         actor=actor, source=issue, target=target, link_type=payload.link_type
     )
     return Status(201, _link_entity(request, actor, link, issue, target, payload.link_type))
@@ -624,7 +625,7 @@ def delete_link(
         raise NotFound("Issue Link")
     source, target = link.source, link.target
     link_type = link.link_type
-    services.unlink_issues(actor=actor, issue=issue, link=link)
+    issue_links.unlink_issues(actor=actor, issue=issue, link=link)
     for item in (source, target):
         item.project = Project.objects.select_related("namespace").get(pk=item.project_id)
     return _link_entity(request, actor, link, source, target, link_type)

@@ -4,13 +4,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from kiln.api.v4.auth import require_user
+from kiln.api.v4.naming import endpoint_names
 from kiln.api.v4.pagination import paginated
 from kiln.api.v4.params import Params, PathStr
 from kiln.api.v4.presenters.labels import label_entities, label_entity
@@ -122,6 +125,127 @@ def _update(
     return services.update_label(actor=actor, label=label, project=project, **changes)
 
 
+# --- what project and group labels share ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Parent:
+    """What differs between a project's labels and a group's: how the parent is found and
+    which attributes an update may change (a group label has no priority)."""
+
+    kind: Literal["project", "group"]
+    find: Callable[[Actor, str], Project | Namespace]
+    update_one_of: tuple[str, ...]
+
+
+def _own_project(parent: Project | Namespace) -> Project | None:
+    """The project a label's priority and a subscription belong to (none for a group's)."""
+    return parent if isinstance(parent, Project) else None
+
+
+def _names(name: str) -> dict[str, Any]:
+    return endpoint_names(__name__, name)
+
+
+def _register(parent_kind: _Parent) -> None:
+    """Register the label endpoints projects and groups share under `/{kind}s/{id}/labels`."""
+    kind = parent_kind.kind
+    base = f"/{kind}s/{{id}}/labels"
+    one = f"{base}/{{label_id}}"
+
+    def find(request: HttpRequest, id: str) -> tuple[Actor, Project | Namespace]:
+        actor = require_user(request)
+        return actor, parent_kind.find(actor, id)
+
+    @router.get(one, **_names(f"get_{kind}_label"))
+    def get_label(
+        request: HttpRequest, id: PathStr, label_id: PathStr, query: Query[LabelGetQuery]
+    ) -> dict[str, Any]:
+        actor, parent = find(request, id)
+        label = queries.find_label(
+            parent, label_id, include_ancestor_groups=query.include_ancestor_groups
+        )
+        return label_entity(label, actor, parent, with_counts=False)
+
+    @router.post(base, response={201: dict[str, Any]}, **_names(f"create_{kind}_label"))
+    def create_label(
+        request: HttpRequest, id: PathStr, payload: Annotated[LabelCreateParams, Params(...)]
+    ) -> Status[dict[str, Any]]:
+        actor, parent = find(request, id)
+        # Priorities are a project's; a group label ignores one.
+        project = _own_project(parent)
+        label = services.create_label(
+            actor=actor,
+            parent=parent,
+            title=payload.name,
+            color=payload.color,
+            description=payload.description,
+            priority=payload.priority if project is not None else None,
+            archived=bool(payload.archived),
+        )
+        return Status(201, label_entity(label, actor, parent))
+
+    @router.put(one, **_names(f"update_{kind}_label"))
+    def update_label(
+        request: HttpRequest,
+        id: PathStr,
+        label_id: PathStr,
+        payload: Annotated[LabelUpdateParams, Params(...)],
+    ) -> dict[str, Any]:
+        actor, parent = find(request, id)
+        label = queries.find_label(parent, label_id, include_ancestor_groups=False)
+        project = _own_project(parent)
+        label = _update(actor, label, payload, project, parent_kind.update_one_of)
+        return label_entity(label, actor, parent)
+
+    @router.delete(one, **_names(f"delete_{kind}_label"))
+    def delete_label(request: HttpRequest, id: PathStr, label_id: PathStr) -> HttpResponse:
+        actor, parent = find(request, id)
+        label = queries.find_label(parent, label_id, include_ancestor_groups=False)
+        services.delete_label(actor=actor, label=label)
+        return HttpResponse(status=204)
+
+    def subscription(
+        request: HttpRequest, id: str, label_id: str, change: Callable[..., bool]
+    ) -> Any:
+        # 201 with the label when the subscription changed, 304 when it already was so.
+        actor, parent = find(request, id)
+        label = queries.find_label(parent, label_id)
+        if not change(actor=actor, label=label, project=_own_project(parent)):
+            return HttpResponse(status=304)
+        return Status(201, label_entity(label, actor, parent))
+
+    @router.post(
+        f"{one}/subscribe", response={201: dict[str, Any]}, **_names(f"subscribe_{kind}_label")
+    )
+    def subscribe_label(request: HttpRequest, id: PathStr, label_id: PathStr) -> Any:
+        return subscription(request, id, label_id, services.subscribe_label)
+
+    @router.post(
+        f"{one}/unsubscribe",
+        response={201: dict[str, Any]},
+        **_names(f"unsubscribe_{kind}_label"),
+    )
+    def unsubscribe_label(request: HttpRequest, id: PathStr, label_id: PathStr) -> Any:
+        return subscription(request, id, label_id, services.unsubscribe_label)
+
+
+_register(
+    _Parent(
+        kind="project",
+        find=get_project_for,
+        update_one_of=PROJECT_UPDATE_ONE_OF,
+    )
+)
+_register(
+    _Parent(
+        kind="group",
+        find=get_group_for,
+        update_one_of=GROUP_UPDATE_ONE_OF,
+    )
+)
+
+
 # --- project labels -------------------------------------------------------------------------
 
 
@@ -140,36 +264,6 @@ def list_project_labels(
     return _list(request, response, actor, project, qs, query.with_counts)
 
 
-@router.get("/projects/{id}/labels/{label_id}")
-def get_project_label(
-    request: HttpRequest, id: PathStr, label_id: PathStr, query: Query[LabelGetQuery]
-) -> dict[str, Any]:
-    actor = require_user(request)
-    project = _project(actor, id)
-    label = queries.find_label(
-        project, label_id, include_ancestor_groups=query.include_ancestor_groups
-    )
-    return label_entity(label, actor, project, with_counts=False)
-
-
-@router.post("/projects/{id}/labels", response={201: dict[str, Any]})
-def create_project_label(
-    request: HttpRequest, id: PathStr, payload: Annotated[LabelCreateParams, Params(...)]
-) -> Status[dict[str, Any]]:
-    actor = require_user(request)
-    project = _project(actor, id)
-    label = services.create_label(
-        actor=actor,
-        parent=project,
-        title=payload.name,
-        color=payload.color,
-        description=payload.description,
-        priority=payload.priority,
-        archived=bool(payload.archived),
-    )
-    return Status(201, label_entity(label, actor, project))
-
-
 @router.put("/projects/{id}/labels")
 def update_project_label_legacy(
     request: HttpRequest, id: PathStr, payload: Annotated[LegacyLabelUpdateParams, Params(...)]
@@ -180,20 +274,6 @@ def update_project_label_legacy(
     if ref is None:
         raise MissingParameter("label_id, name")
     label = queries.find_label(project, ref, include_ancestor_groups=False)
-    label = _update(actor, label, payload, project, PROJECT_UPDATE_ONE_OF)
-    return label_entity(label, actor, project)
-
-
-@router.put("/projects/{id}/labels/{label_id}")
-def update_project_label(
-    request: HttpRequest,
-    id: PathStr,
-    label_id: PathStr,
-    payload: Annotated[LabelUpdateParams, Params(...)],
-) -> dict[str, Any]:
-    actor = require_user(request)
-    project = _project(actor, id)
-    label = queries.find_label(project, label_id, include_ancestor_groups=False)
     label = _update(actor, label, payload, project, PROJECT_UPDATE_ONE_OF)
     return label_entity(label, actor, project)
 
@@ -213,15 +293,6 @@ def delete_project_label_legacy(
     return HttpResponse(status=204)
 
 
-@router.delete("/projects/{id}/labels/{label_id}")
-def delete_project_label(request: HttpRequest, id: PathStr, label_id: PathStr) -> HttpResponse:
-    actor = require_user(request)
-    project = _project(actor, id)
-    label = queries.find_label(project, label_id, include_ancestor_groups=False)
-    services.delete_label(actor=actor, label=label)
-    return HttpResponse(status=204)
-
-
 @router.put("/projects/{id}/labels/{label_id}/promote")
 def promote_project_label(request: HttpRequest, id: PathStr, label_id: PathStr) -> dict[str, Any]:
     actor = require_user(request)
@@ -229,26 +300,6 @@ def promote_project_label(request: HttpRequest, id: PathStr, label_id: PathStr) 
     label = queries.find_label(project, label_id, include_ancestor_groups=False)
     group_label = services.promote_label(actor=actor, project=project, label=label)
     return label_entity(group_label, actor, project.namespace)
-
-
-@router.post("/projects/{id}/labels/{label_id}/subscribe", response={201: dict[str, Any]})
-def subscribe_project_label(request: HttpRequest, id: PathStr, label_id: PathStr) -> Any:
-    actor = require_user(request)
-    project = _project(actor, id)
-    label = queries.find_label(project, label_id)
-    if not services.subscribe_label(actor=actor, label=label, project=project):
-        return HttpResponse(status=304)
-    return Status(201, label_entity(label, actor, project))
-
-
-@router.post("/projects/{id}/labels/{label_id}/unsubscribe", response={201: dict[str, Any]})
-def unsubscribe_project_label(request: HttpRequest, id: PathStr, label_id: PathStr) -> Any:
-    actor = require_user(request)
-    project = _project(actor, id)
-    label = queries.find_label(project, label_id)
-    if not services.unsubscribe_label(actor=actor, label=label, project=project):
-        return HttpResponse(status=304)
-    return Status(201, label_entity(label, actor, project))
 
 
 # --- group labels ---------------------------------------------------------------------------
@@ -268,75 +319,3 @@ def list_group_labels(
         archived=query.archived,
     )
     return _list(request, response, actor, group, qs, query.with_counts)
-
-
-@router.get("/groups/{id}/labels/{label_id}")
-def get_group_label(
-    request: HttpRequest, id: PathStr, label_id: PathStr, query: Query[LabelGetQuery]
-) -> dict[str, Any]:
-    actor = require_user(request)
-    group = get_group_for(actor, id)
-    label = queries.find_label(
-        group, label_id, include_ancestor_groups=query.include_ancestor_groups
-    )
-    return label_entity(label, actor, group, with_counts=False)
-
-
-@router.post("/groups/{id}/labels", response={201: dict[str, Any]})
-def create_group_label(
-    request: HttpRequest, id: PathStr, payload: Annotated[LabelCreateParams, Params(...)]
-) -> Status[dict[str, Any]]:
-    actor = require_user(request)
-    group = get_group_for(actor, id)
-    label = services.create_label(
-        actor=actor,
-        parent=group,
-        title=payload.name,
-        color=payload.color,
-        description=payload.description,
-        archived=bool(payload.archived),
-    )
-    return Status(201, label_entity(label, actor, group))
-
-
-@router.put("/groups/{id}/labels/{label_id}")
-def update_group_label(
-    request: HttpRequest,
-    id: PathStr,
-    label_id: PathStr,
-    payload: Annotated[LabelUpdateParams, Params(...)],
-) -> dict[str, Any]:
-    actor = require_user(request)
-    group = get_group_for(actor, id)
-    label = queries.find_label(group, label_id, include_ancestor_groups=False)
-    label = _update(actor, label, payload, None, GROUP_UPDATE_ONE_OF)
-    return label_entity(label, actor, group)
-
-
-@router.delete("/groups/{id}/labels/{label_id}")
-def delete_group_label(request: HttpRequest, id: PathStr, label_id: PathStr) -> HttpResponse:
-    actor = require_user(request)
-    group = get_group_for(actor, id)
-    label = queries.find_label(group, label_id, include_ancestor_groups=False)
-    services.delete_label(actor=actor, label=label)
-    return HttpResponse(status=204)
-
-
-@router.post("/groups/{id}/labels/{label_id}/subscribe", response={201: dict[str, Any]})
-def subscribe_group_label(request: HttpRequest, id: PathStr, label_id: PathStr) -> Any:
-    actor = require_user(request)
-    group = get_group_for(actor, id)
-    label = queries.find_label(group, label_id)
-    if not services.subscribe_label(actor=actor, label=label):
-        return HttpResponse(status=304)
-    return Status(201, label_entity(label, actor, group))
-
-
-@router.post("/groups/{id}/labels/{label_id}/unsubscribe", response={201: dict[str, Any]})
-def unsubscribe_group_label(request: HttpRequest, id: PathStr, label_id: PathStr) -> Any:
-    actor = require_user(request)
-    group = get_group_for(actor, id)
-    label = queries.find_label(group, label_id)
-    if not services.unsubscribe_label(actor=actor, label=label):
-        return HttpResponse(status=304)
-    return Status(201, label_entity(label, actor, group))

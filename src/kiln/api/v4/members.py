@@ -9,8 +9,7 @@ members API, every endpoint needs a signed-in user (401).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
@@ -22,72 +21,10 @@ from kiln.api.v4.presenters.members import member_entities, member_entity
 from kiln.core.actor import Actor
 from kiln.core.errors import InvalidParameter
 from kiln.namespaces import members as group_members
-from kiln.namespaces.members import UNSET, EffectiveMember, attach_users
+from kiln.namespaces.members import UNSET, MemberService, attach_users
 from kiln.projects import members as project_members
 
 router = Router(tags=["members"])
-
-
-class MemberService(Protocol):
-    """What `kiln.namespaces.members` and `kiln.projects.members` both provide."""
-
-    def find_source_for(self, actor: Actor, ref: str) -> Any: ...
-
-    def list_members_for(
-        self,
-        *,
-        actor: Actor,
-        source: Any,
-        query: str | None = None,
-        user_ids: Sequence[int] = (),
-        skip_users: Sequence[int] = (),
-    ) -> Any: ...
-
-    def list_all_members_for(
-        self, *, actor: Actor, source: Any, query: str | None = None, user_ids: Sequence[int] = ()
-    ) -> tuple[Any, dict[int, EffectiveMember]]: ...
-
-    def get_member_for(self, *, actor: Actor, source: Any, user_id: int) -> Any: ...
-
-    def get_effective_member_for(
-        self, *, actor: Actor, source: Any, user_id: int
-    ) -> EffectiveMember: ...
-
-    def add_member(
-        self,
-        *,
-        actor: Actor,
-        source: Any,
-        user_ref: str | int,
-        by_username: bool = False,
-        access_level: int,
-        expires_at: dt.date | None = None,
-    ) -> Any: ...
-
-    def add_members(
-        self,
-        *,
-        actor: Actor,
-        source: Any,
-        user_refs: Sequence[str],
-        by_username: bool = False,
-        access_level: int,
-        expires_at: dt.date | None = None,
-    ) -> dict[str, Any]: ...
-
-    def update_member(
-        self,
-        *,
-        actor: Actor,
-        source: Any,
-        user_id: int,
-        access_level: int,
-        expires_at: dt.date | Any | None = UNSET,
-    ) -> Any: ...
-
-    def remove_member(
-        self, *, actor: Actor, source: Any, user_id: int, skip_subresources: bool = False
-    ) -> None: ...
 
 
 class MemberListParams(Schema):

@@ -5,6 +5,8 @@ milestone's merge requests are served by the merge request API."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -12,6 +14,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from kiln.api.v4.auth import require_user
+from kiln.api.v4.naming import endpoint_names
 from kiln.api.v4.pagination import paginated
 from kiln.api.v4.params import Params, PathStr
 from kiln.api.v4.presenters.issues import issue_entities
@@ -124,84 +127,91 @@ def _milestone_issues(
     )
 
 
-# --- project milestones ---------------------------------------------------------------------
+# --- what project and group milestones share ------------------------------------------------
 
 
-@router.get("/projects/{id}/milestones")
-def list_project_milestones(
-    request: HttpRequest, response: HttpResponse, id: PathStr, query: Query[MilestoneListQuery]
-) -> list[dict[str, Any]]:
-    actor = require_user(request)
-    project = _readable_project(actor, id)
-    qs = _with_parents(queries.list_milestones(project, _filters(request, query)))
-    return paginated(request, response, qs, lambda page: milestone_entities(page, request))
+@dataclass(frozen=True)
+class _Parent:
+    """What differs between a project's milestones and a group's: how the parent is found to
+    read its milestones (a project the actor may not plan in answers 403, a group 404) and to
+    change them (a project's services decide; a group must be readable first)."""
+
+    kind: Literal["project", "group"]
+    readable: Callable[[Actor, str], Project | Namespace]
+    writable: Callable[[Actor, str], Project | Namespace]
 
 
-@router.get("/projects/{id}/milestones/{milestone_id}")
-def get_project_milestone(request: HttpRequest, id: PathStr, milestone_id: str) -> dict[str, Any]:
-    actor = require_user(request)
-    project = _readable_project(actor, id)
-    return milestone_entity(queries.get_milestone(project, milestone_id), request)
+def _names(name: str) -> dict[str, Any]:
+    return endpoint_names(__name__, name)
 
 
-@router.post("/projects/{id}/milestones", response={201: dict[str, Any]})
-def create_project_milestone(
-    request: HttpRequest, id: PathStr, payload: Annotated[MilestoneCreateParams, Params(...)]
-) -> Status[dict[str, Any]]:
-    actor = require_user(request)
-    project = get_project_for(actor, id)
-    milestone = services.create_milestone(
-        actor=actor,
-        parent=project,
-        title=payload.title,
-        description=payload.description,
-        start_date=payload.start_date,
-        due_date=payload.due_date,
-    )
-    return Status(201, milestone_entity(milestone, request))
+def _register(parent_kind: _Parent) -> None:
+    """Register the milestone endpoints projects and groups share under
+    `/{kind}s/{id}/milestones`."""
+    kind = parent_kind.kind
+    base = f"/{kind}s/{{id}}/milestones"
+    one = f"{base}/{{milestone_id}}"
 
+    @router.get(base, **_names(f"list_{kind}_milestones"))
+    def list_milestones(
+        request: HttpRequest,
+        response: HttpResponse,
+        id: PathStr,
+        query: Query[MilestoneListQuery],
+    ) -> list[dict[str, Any]]:
+        parent = parent_kind.readable(require_user(request), id)
+        qs = _with_parents(queries.list_milestones(parent, _filters(request, query)))
+        return paginated(request, response, qs, lambda page: milestone_entities(page, request))
 
-@router.put("/projects/{id}/milestones/{milestone_id}")
-def update_project_milestone(
-    request: HttpRequest,
-    id: PathStr,
-    milestone_id: str,
-    payload: Annotated[MilestoneUpdateParams, Params(...)],
-) -> dict[str, Any]:
-    actor = require_user(request)
-    project = get_project_for(actor, id)
-    milestone = _update(actor, queries.get_milestone(project, milestone_id), payload)
-    return milestone_entity(milestone, request)
+    @router.get(one, **_names(f"get_{kind}_milestone"))
+    def get_milestone(request: HttpRequest, id: PathStr, milestone_id: str) -> dict[str, Any]:
+        parent = parent_kind.readable(require_user(request), id)
+        return milestone_entity(queries.get_milestone(parent, milestone_id), request)
 
+    @router.post(base, response={201: dict[str, Any]}, **_names(f"create_{kind}_milestone"))
+    def create_milestone(
+        request: HttpRequest, id: PathStr, payload: Annotated[MilestoneCreateParams, Params(...)]
+    ) -> Status[dict[str, Any]]:
+        actor = require_user(request)
+        milestone = services.create_milestone(
+            actor=actor,
+            parent=parent_kind.writable(actor, id),
+            title=payload.title,
+            description=payload.description,
+            start_date=payload.start_date,
+            due_date=payload.due_date,
+        )
+        return Status(201, milestone_entity(milestone, request))
 
-@router.delete("/projects/{id}/milestones/{milestone_id}")
-def delete_project_milestone(request: HttpRequest, id: PathStr, milestone_id: str) -> HttpResponse:
-    actor = require_user(request)
-    project = get_project_for(actor, id)
-    services.delete_milestone(actor=actor, milestone=queries.get_milestone(project, milestone_id))
-    return HttpResponse(status=204)
+    @router.put(one, **_names(f"update_{kind}_milestone"))
+    def update_milestone(
+        request: HttpRequest,
+        id: PathStr,
+        milestone_id: str,
+        payload: Annotated[MilestoneUpdateParams, Params(...)],
+    ) -> dict[str, Any]:
+        actor = require_user(request)
+        parent = parent_kind.writable(actor, id)
+        milestone = _update(actor, queries.get_milestone(parent, milestone_id), payload)
+        return milestone_entity(milestone, request)
 
+    @router.delete(one, **_names(f"delete_{kind}_milestone"))
+    def delete_milestone(request: HttpRequest, id: PathStr, milestone_id: str) -> HttpResponse:
+        actor = require_user(request)
+        parent = parent_kind.writable(actor, id)
+        services.delete_milestone(
+            actor=actor, milestone=queries.get_milestone(parent, milestone_id)
+        )
+        return HttpResponse(status=204)
 
-@router.get("/projects/{id}/milestones/{milestone_id}/issues")
-def list_project_milestone_issues(
-    request: HttpRequest, response: HttpResponse, id: PathStr, milestone_id: str
-) -> list[dict[str, Any]]:
-    actor = require_user(request)
-    project = _readable_project(actor, id)
-    milestone = queries.get_milestone(project, milestone_id)
-    return _milestone_issues(request, response, actor, project, milestone)
-
-
-@router.post("/projects/{id}/milestones/{milestone_id}/promote")
-def promote_project_milestone(request: HttpRequest, id: PathStr, milestone_id: str) -> HttpResponse:
-    actor = require_user(request)
-    project = get_project_for(actor, id)
-    milestone = queries.get_milestone(project, milestone_id)
-    services.promote_milestone(actor=actor, project=project, milestone=milestone)
-    return HttpResponse(status=200)
-
-
-# --- group milestones -----------------------------------------------------------------------
+    @router.get(f"{one}/issues", **_names(f"list_{kind}_milestone_issues"))
+    def list_milestone_issues(
+        request: HttpRequest, response: HttpResponse, id: PathStr, milestone_id: str
+    ) -> list[dict[str, Any]]:
+        actor = require_user(request)
+        parent = parent_kind.readable(actor, id)
+        milestone = queries.get_milestone(parent, milestone_id)
+        return _milestone_issues(request, response, actor, parent, milestone)
 
 
 def _group(actor: Actor, id: str) -> Namespace:
@@ -211,66 +221,17 @@ def _group(actor: Actor, id: str) -> Namespace:
     return group
 
 
-@router.get("/groups/{id}/milestones")
-def list_group_milestones(
-    request: HttpRequest, response: HttpResponse, id: PathStr, query: Query[MilestoneListQuery]
-) -> list[dict[str, Any]]:
+_register(_Parent(kind="project", readable=_readable_project, writable=get_project_for))
+_register(_Parent(kind="group", readable=_group, writable=_group))
+
+
+# --- project milestones ---------------------------------------------------------------------
+
+
+@router.post("/projects/{id}/milestones/{milestone_id}/promote")
+def promote_project_milestone(request: HttpRequest, id: PathStr, milestone_id: str) -> HttpResponse:
     actor = require_user(request)
-    group = _group(actor, id)
-    qs = _with_parents(queries.list_milestones(group, _filters(request, query)))
-    return paginated(request, response, qs, lambda page: milestone_entities(page, request))
-
-
-@router.get("/groups/{id}/milestones/{milestone_id}")
-def get_group_milestone(request: HttpRequest, id: PathStr, milestone_id: str) -> dict[str, Any]:
-    actor = require_user(request)
-    group = _group(actor, id)
-    return milestone_entity(queries.get_milestone(group, milestone_id), request)
-
-
-@router.post("/groups/{id}/milestones", response={201: dict[str, Any]})
-def create_group_milestone(
-    request: HttpRequest, id: PathStr, payload: Annotated[MilestoneCreateParams, Params(...)]
-) -> Status[dict[str, Any]]:
-    actor = require_user(request)
-    group = _group(actor, id)
-    milestone = services.create_milestone(
-        actor=actor,
-        parent=group,
-        title=payload.title,
-        description=payload.description,
-        start_date=payload.start_date,
-        due_date=payload.due_date,
-    )
-    return Status(201, milestone_entity(milestone, request))
-
-
-@router.put("/groups/{id}/milestones/{milestone_id}")
-def update_group_milestone(
-    request: HttpRequest,
-    id: PathStr,
-    milestone_id: str,
-    payload: Annotated[MilestoneUpdateParams, Params(...)],
-) -> dict[str, Any]:
-    actor = require_user(request)
-    group = _group(actor, id)
-    milestone = _update(actor, queries.get_milestone(group, milestone_id), payload)
-    return milestone_entity(milestone, request)
-
-
-@router.delete("/groups/{id}/milestones/{milestone_id}")
-def delete_group_milestone(request: HttpRequest, id: PathStr, milestone_id: str) -> HttpResponse:
-    actor = require_user(request)
-    group = _group(actor, id)
-    services.delete_milestone(actor=actor, milestone=queries.get_milestone(group, milestone_id))
-    return HttpResponse(status=204)
-
-
-@router.get("/groups/{id}/milestones/{milestone_id}/issues")
-def list_group_milestone_issues(
-    request: HttpRequest, response: HttpResponse, id: PathStr, milestone_id: str
-) -> list[dict[str, Any]]:
-    actor = require_user(request)
-    group = _group(actor, id)
-    milestone = queries.get_milestone(group, milestone_id)
-    return _milestone_issues(request, response, actor, group, milestone)
+    project = get_project_for(actor, id)
+    milestone = queries.get_milestone(project, milestone_id)
+    services.promote_milestone(actor=actor, project=project, milestone=milestone)
+    return HttpResponse(status=200)

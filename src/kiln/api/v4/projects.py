@@ -29,7 +29,7 @@ from kiln.core.access import Visibility
 from kiln.core.actor import Actor
 from kiln.core.errors import InvalidParameter, MethodNotAllowed, NotFound
 from kiln.namespaces.queries import get_group_for
-from kiln.projects import queries, services
+from kiln.projects import queries, services, sharing, transfer
 from kiln.projects.models import Project
 
 router = Router(tags=["projects"])
@@ -636,7 +636,7 @@ def transfer_project(
 ) -> dict[str, Any]:
     actor = actor_of(request)
     project = queries.get_project_for(actor, id)
-    project = services.transfer_project(actor=actor, project=project, namespace=payload.namespace)
+    project = transfer.transfer_project(actor=actor, project=project, namespace=payload.namespace)
     return _present(request, actor, project)
 
 
@@ -654,7 +654,7 @@ def share_project(
 ) -> Status[dict[str, Any]]:
     actor = actor_of(request)
     project = queries.get_project_for(actor, id)
-    link = services.share_project(
+    link = sharing.share_project(
         actor=actor,
         project=project,
         group_id=payload.group_id,
@@ -672,5 +672,5 @@ def unshare_project(
 ) -> HttpResponse:
     actor = actor_of(request)
     project = queries.get_project_for(actor, id)
-    services.unshare_project(actor=actor, project=project, group_id=group_id)
+    sharing.unshare_project(actor=actor, project=project, group_id=group_id)
     return HttpResponse(status=204)

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from kiln.core import appsettings
 from kiln.core.access import AccessLevel
-from kiln.core.errors import Forbidden, KilnError, NotFound, Unauthorized, ValidationFailed
+from kiln.core.errors import Forbidden, KilnError, NotFound
 from kiln.core.policy import can
 from kiln.namespaces import groups as group_services
 from kiln.namespaces import members as group_members
@@ -28,12 +28,10 @@ from kiln.namespaces.policies import can_create_group
 from kiln.namespaces.queries import find_namespace, get_group_for, search_groups_for
 from kiln.projects.queries import ProjectFilters, list_group_projects_for
 from kiln.web.context import actor_for, group_or_404
+from kiln.web.views.members import add_member_from, member_table, update_member_from
 from kiln.web.views.settings import (
-    date_or_none,
     form_errors,
-    int_or_none,
     level_choices,
-    member_rows,
     refuse_unless,
     visibility_choices,
     visibility_from,
@@ -164,17 +162,8 @@ def _members_page(
     request: HttpRequest, group: Namespace, errors: list[str], form: dict[str, str]
 ) -> HttpResponse:
     actor = actor_for(request)
-    query = request.GET.get("search", "").strip()[:255]
-    try:
-        users, effective = group_members.list_all_members_for(
-            actor=actor, source=group, query=query or None
-        )
-    except Unauthorized:
-        raise Http404() from None
-    page = group_members.attach_users(list(users[:200]), effective)
-    direct = {m.user_id: m for m in group_members.list_members_for(actor=actor, source=group)}
+    rows, effective, query = member_table(request, group_members, group)
     can_manage = can(actor, "admin_group_member", group)
-    rows = member_rows(page, direct)
     # The service refuses to demote or remove the last Owner; the page does not offer it.
     owners = sum(1 for m in effective.values() if m.access_level == AccessLevel.OWNER)
     for row in rows:
@@ -212,30 +201,10 @@ def members(request: HttpRequest, full_path: str) -> HttpResponse:
     if request.method == "GET":
         return _members_page(request, group, [], {})
     refuse_unless(can(actor, "admin_group_member", group))
-    post = request.POST
-    username = post.get("username", "").strip().removeprefix("@")
-    form = {"username": username, "access_level": post.get("access_level", "")}
-    level = int_or_none(post.get("access_level"))
-    try:
-        if not username:
-            raise ValidationFailed({"username": ["can't be blank"]})
-        if level is None:
-            raise ValidationFailed({"access_level": ["is not included in the list"]})
-        group_members.add_member(
-            actor=actor,
-            source=group,
-            user_ref=username,
-            by_username=True,
-            access_level=level,
-            expires_at=date_or_none(post.get("expires_at")),
-        )
-    except Forbidden:
-        raise
-    except NotFound:
-        return _members_page(request, group, [f"User {username} not found."], form)
-    except KilnError as exc:
-        return _members_page(request, group, form_errors(exc), form)
-    messages.success(request, f"{username} was added to the group.")
+    errors, form = add_member_from(actor, group_members, group, request.POST)
+    if errors:
+        return _members_page(request, group, errors, form)
+    messages.success(request, f"{form['username']} was added to the group.")
     return HttpResponseRedirect(f"{_group_url(group)}/-/group_members")
 
 
@@ -245,15 +214,10 @@ def update_member(request: HttpRequest, full_path: str, user_id: str) -> HttpRes
     group = _readable_members_group(request, full_path)
     actor = actor_for(request)
     refuse_unless(can(actor, "admin_group_member", group))
-    level = int_or_none(request.POST.get("access_level"))
-    try:
-        if level is None:
-            raise ValidationFailed({"access_level": ["is not included in the list"]})
-        group_members.update_member(actor=actor, source=group, user_id=uid, access_level=level)
-    except (Forbidden, NotFound):
-        raise
-    except KilnError as exc:
-        return _members_page(request, group, form_errors(exc), {})
+    # The group page's role form changes the role only (an expiry it sends is not read).
+    errors = update_member_from(actor, group_members, group, uid, request.POST, with_expiry=False)
+    if errors:
+        return _members_page(request, group, errors, {})
     messages.success(request, "The member's role was updated.")
     return HttpResponseRedirect(f"{_group_url(group)}/-/group_members")
 

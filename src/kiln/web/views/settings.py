@@ -1,14 +1,14 @@
-"""A project's settings: general (`/-/settings/general`), members (`/-/project_members`),
-repository (`/-/settings/repository`: default branch, protected branches and tags), merge
-requests (`/-/settings/merge_requests`) and webhooks (`/-/hooks`).
+"""A project's settings: general (`/-/settings/general`), repository (`/-/settings/repository`:
+default branch, protected branches and tags), merge requests (`/-/settings/merge_requests`) and
+webhooks (`/-/hooks`). The members page (`/-/project_members`), under the same tabs, is in
+`kiln.web.views.members`.
 
-Every page needs `admin_project` (Maintainer), except members, which anyone who may see the
-project's members may read. Each action calls the same service as the API, which enforces the
-level it needs (Owner for visibility, archive, transfer and delete); what the actor may not do
-answers 404. Validation messages are the services' own, shown next to the form.
+Every page needs `admin_project` (Maintainer). Each action calls the same service as the API,
+which enforces the level it needs (Owner for visibility, archive, transfer and delete); what the
+actor may not do answers 404. Validation messages are the services' own, shown next to the form.
 
-The small form helpers here (`form_errors`, `checked`, ...) serve the groups, new project and
-admin views too.
+The small form helpers here (`form_errors`, `checked`, ...) serve the members, groups, new
+project and admin views too.
 """
 
 from __future__ import annotations
@@ -28,20 +28,18 @@ from kiln.core.errors import (
     Forbidden,
     KilnError,
     NotFound,
-    Unauthorized,
     ValidationFailed,
 )
 from kiln.core.policy import can
 from kiln.gitstore import GitStoreError
 from kiln.merge_requests import approvals
 from kiln.namespaces.access import HUMAN_ACCESS
-from kiln.namespaces.members import UNSET, attach_users
 from kiln.namespaces.models import Namespace, NamespaceKind
 from kiln.namespaces.queries import search_groups_for
-from kiln.projects import members as project_members
 from kiln.projects import services as project_services
 from kiln.projects.models import Project
 from kiln.projects.queries import topic_names
+from kiln.projects.transfer import transfer_project
 from kiln.repositories import branches as branch_services
 from kiln.repositories import queries as repo_queries
 from kiln.repositories.models import ProtectedBranch, ProtectedTag, ProtectionLevel
@@ -307,9 +305,7 @@ def transfer(request: HttpRequest, full_path: str) -> HttpResponse:
         errors.append(f"Type {project.full_path} to confirm the transfer.")
     else:
         try:
-            project = project_services.transfer_project(
-                actor=actor, project=project, namespace=target
-            )
+            project = transfer_project(actor=actor, project=project, namespace=target)
         except Forbidden:
             raise
         except NotFound:
@@ -334,145 +330,6 @@ def delete(request: HttpRequest, full_path: str) -> HttpResponse:
     project_services.delete_project(actor=actor, project=project)
     messages.success(request, f"Project '{name}' was deleted.")
     return redirect("/dashboard/projects")
-
-
-# --- members ------------------------------------------------------------------------------
-
-
-def member_rows(members: Iterable[Any], direct: Mapping[int, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for member in members:
-        rows.append(
-            {
-                "user": member.user,
-                "access_level": member.access_level,
-                "role": HUMAN_ACCESS.get(AccessLevel(member.access_level), "Custom"),
-                "expires_at": member.expires_at,
-                "direct": member.user_id in direct,
-                "direct_level": direct[member.user_id].access_level
-                if member.user_id in direct
-                else None,
-            }
-        )
-    return rows
-
-
-def _project_members_page(
-    request: HttpRequest, project: Project, errors: list[str], form: Mapping[str, str]
-) -> HttpResponse:
-    actor = actor_for(request)
-    query = request.GET.get("search", "").strip()[:255]
-    try:
-        users, effective = project_members.list_all_members_for(
-            actor=actor, source=project, query=query or None
-        )
-    except Unauthorized:
-        raise Http404() from None
-    page = attach_users(list(users[:200]), effective)
-    direct = {m.user_id: m for m in project_members.list_members_for(actor=actor, source=project)}
-    can_manage = can(actor, "admin_project_member", project)
-    manage_owners = actor.is_admin or (can_manage and can(actor, "manage_owners", project))
-    levels = [
-        level
-        for level in AccessLevel.member_levels()
-        if level != AccessLevel.OWNER or manage_owners
-    ]
-    rows = member_rows(page, direct)
-    for row in rows:
-        personal_owner = (
-            not project.namespace.is_group and project.namespace.owner_id == row["user"].pk
-        )
-        row["editable"] = (
-            can_manage
-            and row["direct"]
-            and not personal_owner
-            and (row["direct_level"] != AccessLevel.OWNER or manage_owners)
-        )
-        row["leavable"] = row["direct"] and not personal_owner and actor.user_id == row["user"].pk
-    context = {
-        "rows": rows,
-        "search": query,
-        "can_manage": can_manage,
-        "levels": level_choices(levels),
-        "errors": errors,
-        "form": form,
-        "action": f"{_base(project)}/-/project_members",
-        "kind": "project",
-    }
-    return _page(request, "web/settings/project_members.html", project, "members", context)
-
-
-@require_http_methods(["GET", "POST"])
-def members(request: HttpRequest, full_path: str) -> HttpResponse:
-    project = project_or_404(request, full_path)
-    actor = actor_for(request)
-    if actor.user is None or not can(actor, "read_project_member", project):
-        raise Http404(full_path)
-    if request.method == "GET":
-        return _project_members_page(request, project, [], {})
-    refuse_unless(can(actor, "admin_project_member", project))
-    post = request.POST
-    username = post.get("username", "").strip().removeprefix("@")
-    form = {"username": username, "access_level": post.get("access_level", "")}
-    level = int_or_none(post.get("access_level"))
-    try:
-        if not username:
-            raise ValidationFailed({"username": ["can't be blank"]})
-        if level is None:
-            raise ValidationFailed({"access_level": ["is not included in the list"]})
-        project_members.add_member(
-            actor=actor,
-            source=project,
-            user_ref=username,
-            by_username=True,
-            access_level=level,
-            expires_at=date_or_none(post.get("expires_at")),
-        )
-    except Forbidden:
-        raise
-    except NotFound:
-        return _project_members_page(request, project, [f"User {username} not found."], form)
-    except KilnError as exc:
-        return _project_members_page(request, project, form_errors(exc), form)
-    messages.success(request, f"{username} was added to the project.")
-    return redirect(f"{_base(project)}/-/project_members")
-
-
-@require_POST
-def update_member(request: HttpRequest, full_path: str, user_id: int) -> HttpResponse:
-    project = project_or_404(request, full_path)
-    actor = actor_for(request)
-    refuse_unless(can(actor, "admin_project_member", project))
-    level = int_or_none(request.POST.get("access_level"))
-    try:
-        if level is None:
-            raise ValidationFailed({"access_level": ["is not included in the list"]})
-        expires = UNSET
-        if "expires_at" in request.POST:
-            expires = date_or_none(request.POST.get("expires_at"))
-        project_members.update_member(
-            actor=actor, source=project, user_id=user_id, access_level=level, expires_at=expires
-        )
-    except (Forbidden, NotFound):
-        raise
-    except KilnError as exc:
-        return _project_members_page(request, project, form_errors(exc), {})
-    messages.success(request, "The member's role was updated.")
-    return redirect(f"{_base(project)}/-/project_members")
-
-
-@require_POST
-def remove_member(request: HttpRequest, full_path: str, user_id: int) -> HttpResponse:
-    project = project_or_404(request, full_path)
-    actor = actor_for(request)
-    if actor.user is None:
-        raise Http404(full_path)
-    project_members.remove_member(actor=actor, source=project, user_id=user_id)
-    if actor.user_id == user_id:
-        messages.success(request, f"You left the '{project.name}' project.")
-        return redirect("/dashboard/projects")
-    messages.success(request, "The member was removed from the project.")
-    return redirect(f"{_base(project)}/-/project_members")
 
 
 # --- repository: default branch, protected branches and tags ---------------------------------
@@ -1022,7 +879,6 @@ __all__ = [
     "form_errors",
     "int_or_none",
     "level_choices",
-    "member_rows",
     "refuse_unless",
     "transfer_targets",
     "visibility_choices",
