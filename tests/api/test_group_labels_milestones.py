@@ -27,16 +27,22 @@ def test_group_label_read_change_subscribe_delete(
     assert label.color == "#112233"
     # A group label has no priority (what was sent is ignored) and is no project's.
     assert {"priority", "is_project_label"}.isdisjoint(label.attributes)
-    # python-gitlab's GroupLabel.save() uses the deprecated `PUT /groups/:id/labels`, which
-    # Kiln does not serve; the current route takes the label in the path.
-    api = b.Api(server_url, ROOT_TOKEN)
-    renamed = api.put(
-        f"/groups/{group.pk}/labels/triage",
-        json={"new_name": "triaged", "description": "Looked at"},
-    )
-    assert renamed.status_code == 200
+    # python-gitlab's GroupLabel.save() uses the deprecated `PUT /groups/:id/labels` (the label
+    # named in the body), which GitLab still serves.
+    label.new_name = "triaged"
+    label.description = "Looked at"
+    label.save()
     changed = g.labels.get("triaged")
     assert (changed.description, changed.color) == ("Looked at", "#112233")
+    api = b.Api(server_url, ROOT_TOKEN)
+    renamed = api.put(f"/groups/{group.pk}/labels/triaged", json={"description": "Again"})
+    assert renamed.status_code == 200
+    assert g.labels.get("triaged").description == "Again"
+    unnamed = api.put(f"/groups/{group.pk}/labels", json={"description": "x"})
+    assert unnamed.status_code == 400
+    assert api.put(
+        f"/groups/{group.pk}/labels", json={"name": "nope", "color": "#000000"}
+    ).json() == {"message": "404 Label Not Found"}
     assert api.put(f"/groups/{group.pk}/labels/triaged", json={"priority": 1}).json() == {
         "error": "new_name, color, description, archived are missing, at least one parameter "
         "must be provided"
@@ -47,6 +53,10 @@ def test_group_label_read_change_subscribe_delete(
     assert again.status_code == 304
     changed.unsubscribe()
     assert g.labels.get("triaged").subscribed is False
+    # Deleting through the deprecated route (the label named in the body).
+    g.labels.create({"name": "stale", "color": "#445566"})
+    assert api.delete(f"/groups/{group.pk}/labels", json={"name": "stale"}).status_code == 204
+    assert "stale" not in [lb.name for lb in g.labels.list(get_all=True)]
     g.labels.delete("triaged")
     assert api.get(f"/groups/{group.pk}/labels/triaged").json() == {
         "message": "404 Label Not Found"

@@ -205,6 +205,32 @@ def _register(parent_kind: _Parent) -> None:
         services.delete_label(actor=actor, label=label)
         return HttpResponse(status=204)
 
+    # The label named in the body, not the path (deprecated in GitLab 12.4, still served, and
+    # what python-gitlab's `label.save()` and `label.delete()` call).
+    def named(request: HttpRequest, id: str, label_id: int | None, name: str | None) -> Any:
+        actor, parent = find(request, id)
+        ref = label_id if label_id is not None else name
+        if ref is None:
+            raise MissingParameter("label_id, name")
+        return actor, parent, queries.find_label(parent, ref, include_ancestor_groups=False)
+
+    @router.put(base, **_names(f"update_{kind}_label_legacy"))
+    def update_label_legacy(
+        request: HttpRequest, id: PathStr, payload: Annotated[LegacyLabelUpdateParams, Params(...)]
+    ) -> dict[str, Any]:
+        actor, parent, label = named(request, id, payload.label_id, payload.name)
+        project = _own_project(parent)
+        label = _update(actor, label, payload, project, parent_kind.update_one_of)
+        return label_entity(label, actor, parent)
+
+    @router.delete(base, **_names(f"delete_{kind}_label_legacy"))
+    def delete_label_legacy(
+        request: HttpRequest, id: PathStr, payload: Annotated[LegacyLabelDeleteParams, Params(...)]
+    ) -> HttpResponse:
+        actor, _, label = named(request, id, payload.label_id, payload.name)
+        services.delete_label(actor=actor, label=label)
+        return HttpResponse(status=204)
+
     def subscription(
         request: HttpRequest, id: str, label_id: str, change: Callable[..., bool]
     ) -> Any:
@@ -262,35 +288,6 @@ def list_project_labels(
         archived=query.archived,
     )
     return _list(request, response, actor, project, qs, query.with_counts)
-
-
-@router.put("/projects/{id}/labels")
-def update_project_label_legacy(
-    request: HttpRequest, id: PathStr, payload: Annotated[LegacyLabelUpdateParams, Params(...)]
-) -> dict[str, Any]:
-    actor = require_user(request)
-    project = _project(actor, id)
-    ref = payload.label_id if payload.label_id is not None else payload.name
-    if ref is None:
-        raise MissingParameter("label_id, name")
-    label = queries.find_label(project, ref, include_ancestor_groups=False)
-    label = _update(actor, label, payload, project, PROJECT_UPDATE_ONE_OF)
-    return label_entity(label, actor, project)
-
-
-@router.delete("/projects/{id}/labels")
-def delete_project_label_legacy(
-    request: HttpRequest, id: PathStr, payload: Annotated[LegacyLabelDeleteParams, Params(...)]
-) -> HttpResponse:
-    actor = require_user(request)
-    project = _project(actor, id)
-    ref = payload.label_id if payload.label_id is not None else payload.name
-    if ref is None:
-        raise MissingParameter("label_id, name")
-    services.delete_label(
-        actor=actor, label=queries.find_label(project, ref, include_ancestor_groups=False)
-    )
-    return HttpResponse(status=204)
 
 
 @router.put("/projects/{id}/labels/{label_id}/promote")
