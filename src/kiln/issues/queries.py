@@ -110,11 +110,20 @@ def _find_in_project(project: Project, iid: int | str) -> Issue | None:
     text = str(iid)
     if not text.isdigit() or len(text) > 9:
         return None
-    return (
-        Issue.objects.select_related(*ISSUE_RELATED)
+    # The project (and a milestone's, when it is the same) is the one the caller holds: not
+    # joined again, which also keeps this hot query's SQL small to compile.
+    found = list(
+        Issue.objects.select_related("author", "closed_by", "milestone", "milestone__group")
         .filter(project_id=project.pk, iid=int(text))
-        .first()
+        .order_by()[:1]
     )
+    if not found:
+        return None
+    issue = found[0]
+    issue.project = project
+    if issue.milestone is not None and issue.milestone.project_id == project.pk:
+        issue.milestone.project = project
+    return issue
 
 
 def get_issue_for(actor: Actor, project: Project, iid: int | str, *, what: str = "") -> Issue:

@@ -300,9 +300,16 @@ def get_merge_request_for(actor: Actor, project: Project, iid: int | str) -> Mer
     text = str(iid)
     if not text.isdigit() or len(text) > 18:
         raise NotFound("Merge Request")
-    mr = _base(actor).filter(project=project, iid=int(text)).first()
-    if mr is None:
+    # The check above is the visibility rule; the project is the caller's (not joined again).
+    related = [name for name in _RELATED if not name.startswith("project")]
+    found = list(
+        MergeRequest.objects.filter(project=project, iid=int(text))
+        .select_related(*related)
+        .order_by()[:1]
+    )
+    if not found:
         raise NotFound("Merge Request")
+    mr = found[0]
     mr.project = project
     return mr
 
