@@ -19,7 +19,7 @@ import logging
 import re
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -92,12 +92,14 @@ class TransportOps(LocalCore):
         extra_env: Mapping[str, str] | None = None,
         hooks_dir: Path | None = None,
         stderr: int | IO[bytes] | None = subprocess.DEVNULL,
+        hook_fds: Sequence[int] = (),
     ) -> subprocess.Popen[bytes]:
         """Start ``service`` for a repository; the caller owns the returned process.
 
         stdin and stdout are binary pipes. ``stateless_rpc``/``advertise_refs`` are the
         smart HTTP modes (info/refs is both). ``hooks_dir`` (receive-pack only) is where
-        git finds pre-receive, update and post-receive.
+        git finds pre-receive, update and post-receive; ``hook_fds`` stay open in git and
+        its hooks (the caller's hook channel, named to the hooks in ``extra_env``).
         """
         try:
             service = GitService(service)
@@ -107,6 +109,8 @@ class TransportOps(LocalCore):
             raise InvalidArgument("upload-archive has no stateless or advertisement mode.")
         if hooks_dir is not None and service is not GitService.RECEIVE_PACK:
             raise InvalidArgument("Only receive-pack runs hooks.")
+        if hook_fds and hooks_dir is None:
+            raise InvalidArgument("Hook channels need hooks.")
         git_dir = self._git_dir(relative_path)
         config = dict(_SERVICE_CONFIG[service])
         if hooks_dir is not None:
@@ -130,6 +134,7 @@ class TransportOps(LocalCore):
             stderr=stderr,
             config=config,
             extra_env=env,
+            pass_fds=hook_fds,
         )
 
     def capability_advertisement(
