@@ -148,6 +148,7 @@ def test_channel_decides_and_records_only_what_git_applied(pushing: tuple[Actor,
         (b"pre-receive\n\nnot object ids\n", b"Malformed ref update."),
         (b"pre-receive\nno equals sign\n\n", b"could not be checked"),
         (b"post-receive\n\n", b"Unexpected hook"),
+        (b"pre-receive\n\n" + b"a b refs/heads/x\n" * 10_001, b"at most 10000 refs"),
         (b"pre-receive\n\n{old} {new} refs/meta/config\n", b"outside refs/heads/"),
     ],
 )
