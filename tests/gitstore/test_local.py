@@ -351,6 +351,7 @@ def test_smart_http_advertisement(local: LocalGitStore, repo: str) -> None:
         {"service": GitService.UPLOAD_PACK, "extra_env": {"LD_PRELOAD": "x.so"}},
         {"service": GitService.UPLOAD_PACK, "extra_env": {"KILN_X": "a\0b"}},
         {"service": GitService.UPLOAD_PACK, "hooks_dir": Path("/tmp")},
+        {"service": GitService.RECEIVE_PACK, "hook_fds": (0,)},  # a channel without hooks
         {"service": GitService.UPLOAD_ARCHIVE, "stateless_rpc": True},
     ],
 )

@@ -11,8 +11,8 @@ Kiln is reached one of two ways:
   exited, so it installs no post-receive). One length-prefixed frame each way.
 - ``KILN_HOOK_URL`` and ``KILN_HOOK_TOKEN``: Kiln's internal API over HTTP (the SSH transport).
 
-The interpreter starts with `-I -S` and this module imports nothing at the top beyond what
-Python has loaded already: a hook's start is part of every push's latency.
+The interpreter starts with `-I -S` and this module imports only `os` and `sys` at the top
+(the HTTP client's modules when it needs them): a hook's start is part of every push's latency.
 """
 
 from __future__ import annotations

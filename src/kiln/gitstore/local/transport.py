@@ -11,6 +11,11 @@ the client and the returned process. What must hold here:
 4. Pushed objects stay in git's quarantine directory (git ≥ 2.11 does this by itself;
    nothing here may turn it off) until pre-receive accepts them, so a rejected push leaves
    no objects behind. Hooks run only for receive-pack, from the ``hooks_dir`` given.
+5. Beyond its three pipes, git inherits only the descriptors the caller names in
+   ``hook_fds`` (its hook channel), and only together with hooks.
+6. A v0/v1 ref advertisement written in process (`advertise`) is byte for byte git's: the
+   first time per repository configuration git answers too and must agree, else git answers
+   from then on.
 """
 
 from __future__ import annotations
