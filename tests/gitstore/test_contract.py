@@ -253,6 +253,24 @@ def test_tags(store: GitStore, repo: str) -> None:
     assert store.find_tag(relative_path=repo, name="v1.0") is None
 
 
+def test_ref_targets(store: GitStore, repo: str) -> None:
+    commit = write(store, repo, {"a": b"1"})
+    tag = store.create_tag(
+        relative_path=repo, name="v1", revision="main", message="Release", tagger=BOB
+    )
+    targets = store.ref_targets(
+        relative_path=repo, refs=["refs/heads/main", "refs/tags/v1", "refs/heads/gone"]
+    )
+    # Tags are not peeled: a push names the tag object, and so does this.
+    assert targets == {
+        "refs/heads/main": commit.id,
+        "refs/tags/v1": tag.target_id,
+        "refs/heads/gone": None,
+    }
+    with pytest.raises(InvalidRef):
+        store.ref_targets(relative_path=repo, refs=["main"])
+
+
 def test_resolve_revision(store: GitStore, repo: str) -> None:
     first = write(store, repo, {"a": b"1"})
     second = write(store, repo, {"a": b"2"})

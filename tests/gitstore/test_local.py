@@ -351,6 +351,7 @@ def test_smart_http_advertisement(local: LocalGitStore, repo: str) -> None:
         {"service": GitService.UPLOAD_PACK, "extra_env": {"LD_PRELOAD": "x.so"}},
         {"service": GitService.UPLOAD_PACK, "extra_env": {"KILN_X": "a\0b"}},
         {"service": GitService.UPLOAD_PACK, "hooks_dir": Path("/tmp")},
+        {"service": GitService.RECEIVE_PACK, "hook_fds": (0,)},  # a channel without hooks
         {"service": GitService.UPLOAD_ARCHIVE, "stateless_rpc": True},
     ],
 )
@@ -392,7 +393,8 @@ def test_v2_capability_advertisement_is_what_git_prints(local: LocalGitStore, re
     assert first == again == spawned()
     assert first.startswith(b"000eversion 2\n")
     assert b"ls-refs" in first
-    # v0/v1 and receive-pack advertise refs: the caller must start git.
+    # receive-pack has no v2, and an empty repository's v0/v1 upload-pack advertisement is
+    # left to git (see test_advertise.py): the caller must start git.
     for service, protocol in [
         (GitService.UPLOAD_PACK, None),
         (GitService.UPLOAD_PACK, "version=1"),

@@ -8,8 +8,9 @@ What must hold:
    the git process.
 3. A request git itself rejects before answering (malformed pkt-lines) gets a 400 with
    git's reason, not a 200 with a broken body.
-4. Pushes run git's pre-receive hook with a token naming this actor and project; the hook
-   asks the server (`/api/v4/internal/pre_receive`) and the push is quarantined until then.
+4. Pushes run git's pre-receive hook, which asks this request over its hook channel
+   (kiln.githttp.hookchannel) for this actor and project; the push is quarantined until then.
+   The push is recorded after git exits, before the response ends.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ from django.views.decorators.csrf import csrf_exempt
 from kiln.core.actor import Actor
 from kiln.core.errors import KilnError, Unauthorized
 from kiln.githttp.auth import actor_for_git
+from kiln.githttp.hookchannel import HookChannel
 from kiln.gitstore import InvalidArgument, validate_git_protocol
 from kiln.gitstore.types import GitService
 from kiln.projects.models import Project
 from kiln.projects.queries import find_project
-from kiln.repositories import hooktoken
 from kiln.repositories.access import Action, GitAccessDenied, check_access
-from kiln.repositories.hooks import hooks_dir, internal_hook_url
+from kiln.repositories.hooks import channel_hooks_dir
 from kiln.repositories.services import ensure_repository
 from kiln.repositories.storage import store
 
@@ -85,32 +86,34 @@ def _pkt_line(text: str) -> bytes:
     return f"{len(data) + 4:04x}".encode() + data
 
 
-def _push_env(actor: Actor, project: Project) -> dict[str, str]:
-    assert actor.user is not None  # push access implies a signed-in actor
-    token = hooktoken.mint(user_id=actor.user.pk, project_id=project.pk, protocol="http")
-    return {"KILN_HOOK_URL": internal_hook_url(), "KILN_HOOK_TOKEN": token}
-
-
 def _start(
     project: Project,
     service: GitService,
-    actor: Actor,
     *,
     advertise: bool,
     git_protocol: str | None,
+    channel: HookChannel | None = None,
 ) -> subprocess.Popen[bytes]:
     path = ensure_repository(project)
-    push = service is GitService.RECEIVE_PACK
-    return store().start_service(  # type: ignore[attr-defined,no-any-return]
-        relative_path=path,
-        service=service,
-        stateless_rpc=True,
-        advertise_refs=advertise,
-        git_protocol=git_protocol,
-        extra_env=_push_env(actor, project) if push and not advertise else None,
-        hooks_dir=hooks_dir() if push and not advertise else None,
-        stderr=subprocess.PIPE,
-    )
+    try:
+        proc = store().start_service(  # type: ignore[attr-defined]
+            relative_path=path,
+            service=service,
+            stateless_rpc=True,
+            advertise_refs=advertise,
+            git_protocol=git_protocol,
+            extra_env=None if channel is None else channel.env,
+            hooks_dir=None if channel is None else channel_hooks_dir(),
+            hook_fds=() if channel is None else channel.fds,
+            stderr=subprocess.PIPE,
+        )
+    except BaseException:
+        if channel is not None:
+            channel.close()
+        raise
+    if channel is not None:
+        channel.start()
+    return cast(subprocess.Popen[bytes], proc)
 
 
 def _no_cache(response: HttpResponse | StreamingHttpResponse) -> None:
@@ -129,7 +132,7 @@ def info_refs(request: HttpRequest, repo: str) -> HttpResponse | StreamingHttpRe
         return _text(403, "Only the smart HTTP protocol is supported.")
     service, action = _SERVICES[name]
     try:
-        actor, project = _authorize(request, repo, action)
+        _, project = _authorize(request, repo, action)
     except KilnError as exc:
         return _denied(exc)
     git_protocol = _git_protocol(request)
@@ -137,7 +140,7 @@ def info_refs(request: HttpRequest, repo: str) -> HttpResponse | StreamingHttpRe
         relative_path=ensure_repository(project), service=service, git_protocol=git_protocol
     )
     if output is None:
-        proc = _start(project, service, actor, advertise=True, git_protocol=git_protocol)
+        proc = _start(project, service, advertise=True, git_protocol=git_protocol)
         output, errors = proc.communicate()
         if proc.returncode != 0:
             log.error("advertise failed", extra={"project_id": project.pk, "stderr": errors[-500:]})
@@ -202,7 +205,10 @@ def _read1(proc: subprocess.Popen[bytes]) -> bytes:
 
 
 def _stream(
-    proc: subprocess.Popen[bytes], first: bytes, threads: list[threading.Thread]
+    proc: subprocess.Popen[bytes],
+    first: bytes,
+    threads: list[threading.Thread],
+    channel: HookChannel | None,
 ) -> Iterator[bytes]:
     assert proc.stdout is not None
     try:
@@ -211,12 +217,27 @@ def _stream(
             yield chunk
     finally:
         # Runs when the body is done and when the client went away (the server closes us).
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        for thread in threads:
-            thread.join(timeout=5)
+        _end(proc, threads, channel)
+
+
+def _end(
+    proc: subprocess.Popen[bytes],
+    threads: list[threading.Thread],
+    channel: HookChannel | None,
+    *,
+    kill: bool = True,
+) -> None:
+    """Reap git (stopping it first if `kill`), then record the push (before the response ends,
+    so that `git push` returns once Kiln's database follows the refs, as after post-receive)."""
+    assert proc.stdout is not None
+    if kill and proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    for thread in threads:
+        thread.join(timeout=5)
+    if channel is not None:
+        channel.finish()
 
 
 def _rpc(request: HttpRequest, repo: str, name: str) -> HttpResponse | StreamingHttpResponse:
@@ -232,7 +253,10 @@ def _rpc(request: HttpRequest, repo: str, name: str) -> HttpResponse | Streaming
     encoding = request.headers.get("Content-Encoding", "").lower()
     if encoding not in ("", "gzip", "x-gzip"):
         return _text(415, f"Unsupported Content-Encoding {encoding}.")
-    proc = _start(project, service, actor, advertise=False, git_protocol=_git_protocol(request))
+    channel = HookChannel(actor, project) if service is GitService.RECEIVE_PACK else None
+    proc = _start(
+        project, service, advertise=False, git_protocol=_git_protocol(request), channel=channel
+    )
     assert proc.stdin is not None
     assert proc.stdout is not None
     assert proc.stderr is not None
@@ -250,10 +274,7 @@ def _rpc(request: HttpRequest, repo: str, name: str) -> HttpResponse | Streaming
         thread.start()
     first = _read1(proc)
     if not first:
-        proc.wait()
-        proc.stdout.close()
-        for thread in threads:
-            thread.join(timeout=5)
+        _end(proc, threads, channel, kill=False)
         if failed and failed[0] == "too_large":
             return _text(413, "The request is larger than this instance allows.")
         if proc.returncode != 0:
@@ -265,7 +286,7 @@ def _rpc(request: HttpRequest, repo: str, name: str) -> HttpResponse | Streaming
         _no_cache(empty)
         return empty
     response = StreamingHttpResponse(
-        _stream(proc, first, threads), content_type=f"application/x-{name}-result"
+        _stream(proc, first, threads, channel), content_type=f"application/x-{name}-result"
     )
     _no_cache(response)
     return response

@@ -347,6 +347,11 @@ class GitStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def ref_targets(self, *, relative_path: str, refs: Sequence[str]) -> dict[str, str | None]:
+        """What each full ref name points at right now (the object id, not peeled; a symbolic
+        ref is followed), or None when the ref does not exist."""
+
+    @abc.abstractmethod
     def new_commits(
         self, *, relative_path: str, new: str, old: str | None, limit: int = 20
     ) -> tuple[int, tuple[Commit, ...]]:

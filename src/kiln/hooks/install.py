@@ -11,8 +11,8 @@ import kiln.hooks.relay as relay
 HOOKS = ("pre-receive", "post-receive")
 
 
-def install_hooks(directory: Path) -> Path:
-    """Write the hooks into `directory` (atomically), and return it."""
+def install_hooks(directory: Path, hooks: tuple[str, ...] = HOOKS) -> Path:
+    """Write `hooks` into `directory` (each atomically), and return it."""
     directory.mkdir(parents=True, exist_ok=True)
     # The relay runs with -IS (isolated, no site): fast, and nothing from the pusher's
     # environment can change what Python loads. Only Kiln's own source directory is added.
@@ -24,7 +24,7 @@ def install_hooks(directory: Path) -> Path:
         "from kiln.hooks.relay import main\n"
         "sys.exit(main({hook!r}))\n"
     )
-    for hook in HOOKS:
+    for hook in hooks:
         target = directory / hook
         tmp = directory / f".{hook}.tmp"
         tmp.write_text(script.format(hook=hook))

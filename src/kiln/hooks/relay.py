@@ -1,20 +1,24 @@
 """The pre-receive and post-receive hooks, run by `git receive-pack` (stdlib only, fast start).
 
 git runs this with the pushed ref updates on stdin (`<old> <new> <ref>` per line). It sends
-them, with the push's token and the quarantine directories git created for the pushed objects,
-to Kiln's internal API, prints the messages it gets back (git shows them as `remote: ...`),
-and exits non-zero to reject the push. It imports nothing of Kiln beyond this module: the
-interpreter starts with `-I -S`, and a hook that failed to reach the server rejects the push
-rather than letting it through unchecked.
+them, with the quarantine directories git created for the pushed objects, to Kiln, prints the
+messages it gets back (git shows them as `remote: ...`), and exits non-zero to reject the push.
+A hook that failed to reach Kiln rejects the push rather than letting it through unchecked.
+
+Kiln is reached one of two ways:
+- ``KILN_HOOK_CHANNEL=<write fd>,<read fd>``: pipes the transport that started git holds open
+  (the HTTP transport answers pre-receive in process and records the push itself once git has
+  exited, so it installs no post-receive). One length-prefixed frame each way.
+- ``KILN_HOOK_URL`` and ``KILN_HOOK_TOKEN``: Kiln's internal API over HTTP (the SSH transport).
+
+The interpreter starts with `-I -S` and this module imports only `os` and `sys` at the top
+(the HTTP client's modules when it needs them): a hook's start is part of every push's latency.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import sys
-from urllib.parse import urlsplit
 
 _QUARANTINE_VARS = (
     "GIT_OBJECT_DIRECTORY",
@@ -25,6 +29,10 @@ _TIMEOUT = 300.0
 
 
 def _post(url: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+    import json
+    import socket
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise OSError(f"unsupported internal URL {url!r}")
@@ -64,7 +72,51 @@ def _dechunk(payload: bytes) -> bytes:
     return bytes(out)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _read_frame(fd: int) -> bytes:
+    """One `<length>\n<payload>` frame; OSError if the other end closed first."""
+    buffer = b""
+    while b"\n" not in buffer:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            raise OSError("Kiln closed the hook channel")
+        buffer += chunk
+    size, _, payload = buffer.partition(b"\n")
+    while len(payload) < int(size):
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            raise OSError("Kiln closed the hook channel")
+        payload += chunk
+    return payload
+
+
+def _over_channel(hook: str, channel: str) -> int:
+    """Ask the transport that started git: request `hook\nNAME=value...\n\n<stdin>`, answer
+    `ok|refused\n<lines for stderr>`."""
+    try:
+        write_fd, read_fd = (int(fd) for fd in channel.split(","))
+        env = "".join(f"{name}={os.environ[name]}\n" for name in _QUARANTINE_VARS
+                      if name in os.environ)  # fmt: skip
+        request = f"{hook}\n{env}\n".encode() + sys.stdin.buffer.read()
+        _write_all(write_fd, b"%d\n" % len(request) + request)
+        answer = _read_frame(read_fd).decode("utf-8", "replace")
+    except (OSError, ValueError) as exc:
+        print(f"Kiln: could not check this push ({exc}); try again.", file=sys.stderr)
+        return 1
+    status, _, text = answer.partition("\n")
+    if text:
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    return 0 if status == "ok" else 1
+
+
 def main(hook: str) -> int:
+    channel = os.environ.get("KILN_HOOK_CHANNEL", "")
+    if channel:
+        return _over_channel(hook, channel)
     url = os.environ.get("KILN_HOOK_URL", "")
     token = os.environ.get("KILN_HOOK_TOKEN", "")
     if not url or not token:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
 
 from kiln.core.access import AccessLevel, Visibility
 from kiln.core.actor import Actor
@@ -27,7 +26,7 @@ from kiln.namespaces.access import (
     subtree_q,
 )
 from kiln.namespaces.models import Namespace
-from kiln.namespaces.queries import find_namespace, register_membership_source
+from kiln.namespaces.queries import register_membership_source
 from kiln.projects.access import direct_project_memberships, level_in, reachable_shares
 from kiln.projects.models import Project, ProjectGroupLink, Star, Topic
 
@@ -325,12 +324,16 @@ def find_project(ref: str | int) -> Project | None:
     namespace_path, sep, path = text.rpartition("/")
     if not sep or not namespace_path or not path:
         return None
-    namespace = find_namespace(namespace_path)
+    # Plain SQL (see `projects_by_ids`): this lookup runs on every git request and every API
+    # call naming a project by path. LOWER() matches the case-insensitive unique indexes.
+    table = Namespace._meta.db_table
+    sql = f"SELECT * FROM {table} WHERE LOWER(full_path) = %s LIMIT 1"  # noqa: S608
+    namespace = next(iter(load_rows(Namespace, sql, [namespace_path.lower()])), None)
     if namespace is None:
         return None
-    found = Project.objects.alias(lp=Lower("path")).filter(namespace=namespace, lp=path.lower())
-    # `[:1]`, not `.first()`: at most one row matches, and ordering it costs CPU.
-    project = next(iter(found[:1]), None)
+    table = Project._meta.db_table
+    sql = f"SELECT * FROM {table} WHERE namespace_id = %s AND LOWER(path) = %s LIMIT 1"  # noqa: S608
+    project = next(iter(load_rows(Project, sql, [namespace.pk, path.lower()])), None)
     if project is not None:
         project.namespace = namespace  # already loaded
     return project

@@ -16,5 +16,12 @@ def hooks_dir() -> Path:
     return install_hooks(settings.DATA_DIR / "hooks")
 
 
+@functools.cache
+def channel_hooks_dir() -> Path:
+    """Hooks for a transport that answers pre-receive over the hook channel and records the
+    push itself after git exits (see kiln.hooks.relay): pre-receive only."""
+    return install_hooks(settings.DATA_DIR / "hooks-channel", ("pre-receive",))
+
+
 def internal_hook_url() -> str:
     return f"{settings.INTERNAL_URL}/api/v4/internal"

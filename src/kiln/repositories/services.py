@@ -26,6 +26,7 @@ from kiln.repositories.storage import repo_path, store
 log = logging.getLogger(__name__)
 
 PUSH_COMMITS_KEPT = 20
+MAX_PUSH_CHANGES = 10_000  # ref updates in one push
 
 # Packages above this one (CI pipelines, webhooks, merge requests) react to pushes. They
 # register here at import time; each listener gets the saved Push rows after the transaction
@@ -94,12 +95,33 @@ def _changes(raw: Sequence[Mapping[str, str]]) -> list[RefChange]:
 def pre_receive(
     *, claims: HookClaims, raw_changes: Sequence[Mapping[str, str]], git_env: Mapping[str, str]
 ) -> None:
-    """Decide a push from inside git's pre-receive hook. Raises GitAccessDenied to refuse.
+    """Decide a push from inside git's pre-receive hook. Raises GitAccessDenied to refuse."""
+    actor, project = _actor_for(claims)
+    check_push(
+        actor=actor,
+        project=project,
+        raw_changes=raw_changes,
+        git_env=git_env,
+        protocol=Protocol(claims.protocol),
+    )
+
+
+def check_push(
+    *,
+    actor: Actor,
+    project: Project,
+    raw_changes: Sequence[Mapping[str, str]],
+    git_env: Mapping[str, str],
+    protocol: Protocol,
+) -> None:
+    """The pre-receive decision for an actor and project already loaded (the transport that
+    started git asks it directly). Raises GitAccessDenied to refuse.
 
     `git_env` carries the quarantine directories of the pushed objects; gitstore checks they
     belong to this repository before reading from them.
     """
-    actor, project = _actor_for(claims)
+    if len(raw_changes) > MAX_PUSH_CHANGES:
+        raise GitAccessDenied(f"A push may update at most {MAX_PUSH_CHANGES} refs.")
     access.check_access(actor, project, access.Action.PUSH)
     changes = _changes(raw_changes)
     try:
@@ -122,7 +144,7 @@ def pre_receive(
             "Use Git LFS to manage this file."
         )
     facts = PushFacts(forced_refs=frozenset(inspection.forced_refs))
-    access.check_changes(actor, project, changes, facts, protocol=Protocol(claims.protocol))
+    access.check_changes(actor, project, changes, facts, protocol=protocol)
 
 
 def _commit_payload(commit: Commit) -> dict[str, object]:
@@ -141,6 +163,25 @@ def post_receive(*, claims: HookClaims, raw_changes: Sequence[Mapping[str, str]]
     return record_push(
         actor=actor, project=project, changes=_changes(raw_changes), protocol=claims.protocol
     )
+
+
+def record_applied_push(
+    *, actor: Actor, project: Project, accepted: Sequence[Mapping[str, str]], protocol: str
+) -> list[RefChange]:
+    """After `git receive-pack` exited: record the changes pre-receive accepted that git then
+    applied — what post-receive would have been told, for a transport that runs none.
+
+    A change counts as applied when its ref now holds the pushed id (is gone, for a deletion).
+    A ref another push moved again in between is left to that push's record. Returns what was
+    recorded."""
+    if not accepted:
+        return []
+    changes = _changes(accepted)
+    now = store().ref_targets(relative_path=repo_path(project), refs=[c.ref for c in changes])
+    applied = [c for c in changes if now.get(c.ref) == (None if c.is_delete else c.new)]
+    if applied:
+        record_push(actor=actor, project=project, changes=applied, protocol=protocol)
+    return applied
 
 
 def record_push(

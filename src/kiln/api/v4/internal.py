@@ -18,8 +18,6 @@ from kiln.repositories.services import post_receive, pre_receive
 
 router = Router(tags=["internal"], auth=None)
 
-MAX_CHANGES = 10_000
-
 
 class HookCall(Schema):
     token: str
@@ -37,8 +35,6 @@ def _claims(call: HookCall) -> hooktoken.HookClaims:
 @router.post("/internal/pre_receive", include_in_schema=False)
 def internal_pre_receive(request: HttpRequest, call: Annotated[HookCall, Body()]) -> Any:
     claims = _claims(call)
-    if len(call.changes) > MAX_CHANGES:
-        return {"status": False, "message": f"A push may update at most {MAX_CHANGES} refs."}
     try:
         pre_receive(claims=claims, raw_changes=call.changes, git_env=call.env)
     except GitAccessDenied as exc:

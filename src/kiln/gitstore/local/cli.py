@@ -150,6 +150,7 @@ class GitRunner:
         stderr: int | IO[bytes] | None = subprocess.DEVNULL,
         config: Mapping[str, str] | None = None,
         extra_env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> subprocess.Popen[bytes]:
         env = self.env if not extra_env else {**self.env, **extra_env}
         return subprocess.Popen(
@@ -158,6 +159,7 @@ class GitRunner:
             stdout=stdout,
             stderr=stderr,
             env=env,
+            pass_fds=tuple(pass_fds),
         )
 
     def read_prefix(self, git_dir: Path, args: Sequence[str], limit: int) -> bytes:

@@ -7,6 +7,8 @@ so two writers racing on a branch cannot both win and a lost race is a `RefConfl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pygit2
 from pygit2.enums import ObjectType, ReferenceFilter
 
@@ -185,6 +187,18 @@ class RefOps(LocalCore):
         with self._open(relative_path) as repo:
             commit = self._find_commit(repo, revision)
             return None if commit is None else str(commit.id)
+
+    def ref_targets(self, *, relative_path: str, refs: Sequence[str]) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        with self._open(relative_path) as repo:
+            for ref in refs:
+                _validate_full_ref(ref)
+                try:
+                    reference = repo.references.get(ref)
+                    found[ref] = None if reference is None else str(reference.resolve().target)
+                except (KeyError, pygit2.GitError):  # a dangling symbolic ref
+                    found[ref] = None
+        return found
 
     def update_ref(
         self, *, relative_path: str, ref: str, new_oid: str, old_oid: str | None
