@@ -272,3 +272,20 @@ def test_private_changes_are_404_to_outsiders(gl: gitlab.Gitlab, make_user: Any)
             response = client.get(base + path)
             assert response.status_code == 404, path
             assert "greet" not in response.content.decode()
+
+
+def test_commit_page_uses_the_same_highlighted_views(gl: gitlab.Gitlab) -> None:
+    project, mr, _ = open_mr(
+        gl, "Commit view", [{"action": "update", "file_path": "app.py", "content": PY_AFTER}]
+    )
+    head = project.mergerequests.get(mr.iid).diff_refs["head_sha"]
+    url = f"/{project.path_with_namespace}/-/commit/{head}"
+    app = sha1("app.py")
+    for view in ("inline", "parallel"):
+        page = client_for().get(f"{url}?view={view}").content.decode()
+        assert f'class="diff diff-{view} highlight"' in page
+        assert '<span class="nf">greet</span>' in page
+        assert f'<a href="#{app}_0_1">1</a>' in page
+        assert f'<section class="card diff-file" id="{app}"' in page
+        assert "diff-comment" not in page  # no line comments on a commit yet
+        assert "style=" not in page

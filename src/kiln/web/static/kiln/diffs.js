@@ -13,8 +13,8 @@
   }
 
   // A link to a file, or to a line of it, shows that file's contents.
-  function openTarget() {
-    var id = decodeURIComponent(window.location.hash.slice(1));
+  function openTarget(hash) {
+    var id = decodeURIComponent((typeof hash === "string" ? hash : window.location.hash).slice(1));
     var target = id && document.getElementById(id);
     var file = target && target.closest(".diff-file");
     var toggle = file && file.querySelector("[data-diff-toggle]");
@@ -96,6 +96,12 @@
     var toggle = event.target.closest("[data-diff-toggle]");
     if (toggle) {
       setOpen(toggle, toggle.getAttribute("aria-expanded") === "false");
+      return;
+    }
+    var jump = event.target.closest(".diff-tree a[href^='#']");
+    if (jump) {
+      // The hash may not change (the same link again): open the file here too.
+      openTarget(jump.getAttribute("href"));
       return;
     }
     var all = event.target.closest("[data-diff-all-action]");
