@@ -47,8 +47,8 @@ def test_new_merge_request_shows_commits_and_diff_then_creates(gl: gitlab.Gitlab
     assert "Change app on feature" in page  # the commit, and the default title
     assert 'value="Change app on feature"' in page
     assert "TWO" in page
-    assert 'class="diff-line diff-add"' in page
-    assert 'class="diff-comment-link"' not in page  # no line comments before it exists
+    assert '<tr class="new" id="' in page
+    assert 'class="diff-comment"' not in page  # no line comments before it exists
     missing = owner.get(f"{base}/new?merge_request[source_branch]=nope").content.decode()
     assert "Source branch &quot;nope&quot; does not exist" in missing
     response = owner.post(
@@ -97,12 +97,14 @@ def test_diff_comments_threads_resolve_and_outdated(gl: gitlab.Gitlab) -> None:
     base = f"/{project.path_with_namespace}/-/merge_requests/{mr.iid}"
     owner = client_for(root())
     diffs = owner.get(f"{base}/diffs").content.decode()
-    assert 'data-new-line="2"' in diffs
-    row = re.search(r'data-file="(\d+)" data-old-line="" data-new-line="2"', diffs)
+    row = re.search(r'data-file="(\d+)"', diffs)
     assert row is not None
     # Without JavaScript, ?line= opens the form under that line.
-    code = re.search(r'id="([0-9a-f]{40}_0_2)"', diffs).group(1)  # type: ignore[union-attr]
-    assert 'name="line_file"' in owner.get(f"{base}/diffs?line={code}").content.decode()
+    code = re.search(r'<tr class="new" id="([0-9a-f]{40}_0_2)"', diffs).group(1)  # type: ignore[union-attr]
+    assert f'href="?line={code}#{code}"' in diffs
+    form = owner.get(f"{base}/diffs?line={code}").content.decode()
+    assert 'name="line_file"' in form
+    assert 'name="new_line" value="2"' in form
     response = owner.post(
         f"{base}/notes",
         {"note": "Why upper case?", "line_file": row.group(1), "old_line": "", "new_line": "2"},
@@ -120,6 +122,11 @@ def test_diff_comments_threads_resolve_and_outdated(gl: gitlab.Gitlab) -> None:
     assert position["old_line"] is None
     diffs = owner.get(f"{base}/diffs").content.decode()
     assert "Why upper case?" in diffs
+    # Side by side, the thread is under the added line, on the right.
+    parallel = owner.get(f"{base}/diffs?view=parallel").content.decode()
+    thread = re.search(r'<td colspan="2" data-side="right">\s*<section class="thread', parallel)
+    assert thread is not None
+    assert "Why upper case?" in parallel
     # A line that is not in the diff is refused.
     bad = owner.post(f"{base}/notes", {"note": "x", "line_file": "0", "new_line": "99"})
     assert bad.status_code == 404

@@ -31,7 +31,7 @@ def test_merge_request_from_a_pushed_branch(
     base = f"{git_url}/root/shipping/-/merge_requests"
     page.goto(f"{base}/new?merge_request[source_branch]=polite&merge_request[target_branch]=main")
     assert page.get_by_label("Title").input_value() == "Be polite"
-    assert page.locator(".diff-add .diff-text", has_text="hello there").count() == 1
+    assert page.locator("tr.new td.line", has_text="hello there").count() == 1
     page.get_by_role("textbox", name="Description").fill("Closes #1")
     page.get_by_role("button", name="Create merge request").click()
     page.wait_for_url(f"{base}/1")

@@ -159,7 +159,7 @@ def test_commit_diff_views_compare_branches_tags_archive(
                 {
                     "action": "update",
                     "file_path": "big.txt",
-                    "content": "".join(f"line {i}\n" for i in range(700)),
+                    "content": "".join(f"line {i} of a rather big file\n" for i in range(900)),
                 },
             ],
         }
@@ -172,8 +172,8 @@ def test_commit_diff_views_compare_branches_tags_archive(
     assert "diff-inline" in inline.text
     assert "Rework a.txt" in inline.text
     assert ">TWO</td>" in inline.text
-    # big.txt (700 changed lines) is collapsed, loaded on demand.
-    assert "This diff is collapsed" in inline.text
+    # big.txt (a patch of more than 20 KB) is collapsed, loaded on demand.
+    assert "Preview size limit exceeded, changes collapsed." in inline.text
     load = re.search(r'hx-get="([^"]+diff_for_path[^"]+)"', inline.text)
     assert load is not None
     url = load[1].replace("&amp;", "&")

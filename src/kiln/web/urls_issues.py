@@ -4,7 +4,15 @@ each state change is a POST to the object's path or to a named action below it."
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
-from kiln.web.views import award_emoji, issues, labels, merge_requests, milestones, notes
+from kiln.web.views import (
+    award_emoji,
+    issues,
+    labels,
+    merge_requests,
+    milestones,
+    mr_diffs,
+    notes,
+)
 
 IID = r"(?P<iid>[0-9]{1,18})"
 NOTE = r"(?P<note_id>[0-9]{1,18})"
@@ -47,7 +55,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("merge_requests/new", merge_requests.new, name="merge_request_new"),
     re_path(rf"^merge_requests/{IID}$", merge_requests.show_or_update, name="merge_request"),
     re_path(rf"^merge_requests/{IID}/commits$", merge_requests.commits, name="mr_commits"),
-    re_path(rf"^merge_requests/{IID}/diffs$", merge_requests.diffs_tab, name="mr_diffs"),
+    re_path(rf"^merge_requests/{IID}/diffs$", mr_diffs.diffs_tab, name="mr_diffs"),
+    re_path(
+        rf"^merge_requests/{IID}/diff_for_path$", mr_diffs.diff_for_path, name="mr_diff_for_path"
+    ),
     re_path(rf"^merge_requests/{IID}/edit$", merge_requests.edit, name="mr_edit"),
     re_path(rf"^merge_requests/{IID}/merge$", merge_requests.merge, name="mr_merge"),
     re_path(rf"^merge_requests/{IID}/approve$", merge_requests.approve, name="mr_approve"),

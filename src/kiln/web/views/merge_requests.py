@@ -1,7 +1,7 @@
 """A project's merge requests (`/<project>/-/merge_requests...`): the list, new (pick the
 branches, see the commits and the diff, then describe it), and a merge request's Overview
-(description, merge widget, threads), Commits and Changes tabs (inline diff with line
-comments), edit, close/reopen, draft, approve and merge.
+(description, merge widget, threads) and Commits tabs, edit, close/reopen, draft, approve
+and merge. The Changes tab is `mr_diffs`.
 
 Reads come from `kiln.merge_requests.queries` (404 for what the viewer may not read, by iid
 guessing too); writes go through `kiln.merge_requests.services`, `.approvals`, `.merging` and
@@ -12,12 +12,9 @@ merge POST from anyone else answers 404, as the API refuses it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
-from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.db.models import Count, Q
@@ -40,10 +37,12 @@ from kiln.merge_requests.policies import can_read_merge_requests
 from kiln.projects.models import Project
 from kiln.repositories import protection
 from kiln.repositories import queries as repo_queries
+from kiln.web import diff_html, diff_lines
 from kiln.web.context import actor_for, group_or_404, project_or_404
 from kiln.web.views import award_emoji
 from kiln.web.views import notes as shared
 from kiln.web.views.issues import attach_metadata
+from kiln.web.views.repository import project_url
 
 SORTS: dict[str, tuple[str, str, str]] = {
     "created_date": ("created_at", "desc", "Created date"),
@@ -76,8 +75,6 @@ MERGE_METHODS = {
     "rebase_merge": "Merge commit with semi-linear history",
     "ff": "Fast-forward merge",
 }
-# Files longer than this start collapsed on the Changes tab.
-COLLAPSE_LINES = 800
 
 
 def mr_project(request: HttpRequest, full_path: str) -> Project:
@@ -177,121 +174,6 @@ def index(request: HttpRequest, full_path: str) -> HttpResponse:
     )
 
 
-# -- diffs -------------------------------------------------------------------------------------
-
-_HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
-
-
-def line_code(path: str, old: int | None, new: int | None) -> str:
-    """GitLab's line code: the path's SHA-1, then the old and new line numbers."""
-    digest = hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()
-    return f"{digest}_{old or 0}_{new or 0}"
-
-
-@dataclass
-class DiffRow:
-    kind: str  # "hunk", "context", "add", "del", "meta"
-    text: str
-    old: int | None = None
-    new: int | None = None
-    code: str = ""
-    threads: list[Any] = field(default_factory=list)
-    commenting: bool = False
-
-    @property
-    def marker(self) -> str:
-        return {"add": "+", "del": "-", "context": " "}.get(self.kind, "")
-
-
-@dataclass
-class DiffView:
-    index: int
-    old_path: str
-    new_path: str
-    new_file: bool
-    deleted_file: bool
-    renamed_file: bool
-    binary: bool
-    too_large: bool
-    rows: list[DiffRow]
-    additions: int
-    deletions: int
-
-    @property
-    def path(self) -> str:
-        return self.new_path or self.old_path
-
-    @property
-    def anchor(self) -> str:
-        return "diff-" + hashlib.sha1(self.path.encode(), usedforsecurity=False).hexdigest()[:12]
-
-    @property
-    def collapsed(self) -> bool:
-        return len(self.rows) > COLLAPSE_LINES
-
-    @property
-    def status(self) -> str:
-        if self.new_file:
-            return "added"
-        if self.deleted_file:
-            return "deleted"
-        if self.renamed_file:
-            return "renamed"
-        return "modified"
-
-
-def diff_rows(path: str, patch: str) -> list[DiffRow]:
-    rows: list[DiffRow] = []
-    old = new = 0
-    for raw in patch.split("\n"):
-        match = _HUNK.match(raw)
-        if match is not None:
-            old, new = int(match.group(1)), int(match.group(2))
-            rows.append(DiffRow(kind="hunk", text=raw))
-            continue
-        if not rows:
-            continue
-        tag, text = raw[:1], raw[1:]
-        if tag == " ":
-            rows.append(DiffRow("context", text, old, new, line_code(path, old, new)))
-            old, new = old + 1, new + 1
-        elif tag == "-":
-            rows.append(DiffRow("del", text, old, None, line_code(path, old, None)))
-            old += 1
-        elif tag == "+":
-            rows.append(DiffRow("add", text, None, new, line_code(path, None, new)))
-            new += 1
-        elif tag == "\\":
-            rows.append(DiffRow(kind="meta", text=raw))
-    return rows
-
-
-def diff_view(index: int, f: Any) -> DiffView:
-    """A file of a diff (a stored diff file or gitstore's `DiffFile`) as rows to render."""
-    path = f.new_path or f.old_path
-    rows = [] if (f.binary or f.too_large) else diff_rows(path, f.diff or "")
-    return DiffView(
-        index=index,
-        old_path=f.old_path,
-        new_path=f.new_path,
-        new_file=f.new_file,
-        deleted_file=f.deleted_file,
-        renamed_file=f.renamed_file,
-        binary=f.binary,
-        too_large=f.too_large,
-        rows=rows,
-        additions=sum(1 for r in rows if r.kind == "add"),
-        deletions=sum(1 for r in rows if r.kind == "del"),
-    )
-
-
-def _latest_files(mr: MergeRequest) -> list[Any]:
-    version = diffs.latest_diff(mr)
-    if version is None:
-        return []
-    return list(version.files.order_by("relative_order"))
-
-
 # -- new ---------------------------------------------------------------------------------------
 
 
@@ -370,10 +252,29 @@ def _new_context(
         context["compare_error"] = shared.error_text(exc)
         return context
     commits = list(reversed(comparison.commits))
+    view = diff_html.view_mode(request)
+    compare_url = project_url(project, "compare", f"{target_head}...{source_head}")
+    files = diff_html.file_views(
+        comparison.diffs,
+        view=view,
+        load_url=lambda _, f: (
+            f"{compare_url}?"
+            + urlencode({"view": view, "expand": "1", "file_path": f.new_path or f.old_path})
+        ),
+        blob_urls=lambda f: (
+            "" if f.new_file else project_url(project, "blob", target_head, f.old_path),
+            "" if f.deleted_file else project_url(project, "blob", source_head, f.new_path),
+        ),
+    )
     context.update(
         compared=True,
         commits=commits,
-        files=[diff_view(i, f) for i, f in enumerate(comparison.diffs)],
+        diffs=files,
+        tree=diff_html.tree_html(files),
+        view=view,
+        additions=sum(f.additions for f in files),
+        deletions=sum(f.deletions for f in files),
+        **diff_html.view_urls(request),
     )
     if not values.get("title"):
         title, description = _default_title(source, commits)
@@ -408,7 +309,9 @@ def new(request: HttpRequest, full_path: str) -> HttpResponse:
         "squash": project.squash_option in ("always", "default_on"),
     }
     context = _new_context(request, project, source, target, values)
-    return render(request, "web/merge_requests/new.html", context)
+    return diff_html.respond(
+        request, "web/merge_requests/new.html", context, context.get("diffs", [])
+    )
 
 
 def _posted(request: HttpRequest, project: Project) -> dict[str, Any]:
@@ -470,7 +373,11 @@ def create(request: HttpRequest, full_path: str) -> HttpResponse:
     except KilnError as exc:
         context = _new_context(request, project, source, target, values)
         context["error"] = shared.error_text(exc)
-        return render(request, "web/merge_requests/new.html", context, status=400)
+        response = diff_html.respond(
+            request, "web/merge_requests/new.html", context, context.get("diffs", [])
+        )
+        response.status_code = 400
+        return response
     return HttpResponseRedirect(mr_url(project, mr))
 
 
@@ -571,32 +478,6 @@ def commits(request: HttpRequest, full_path: str, iid: str) -> HttpResponse:
     context = _base_context(request, project, mr, "commits")
     context["commits"] = diffs.version_commits(version) if version is not None else []
     return render(request, "web/merge_requests/commits.html", context)
-
-
-@require_GET
-def diffs_tab(request: HttpRequest, full_path: str, iid: str) -> HttpResponse:
-    project = mr_project(request, full_path)
-    mr = find_mr(request, project, iid)
-    context = _base_context(request, project, mr, "diffs")
-    threads = shared.threads_for(request, mr, project)
-    by_code: dict[str, list[Any]] = defaultdict(list)
-    outdated = []
-    for t in threads:
-        if not t.is_diff:
-            continue
-        if t.outdated:
-            outdated.append(t)
-        else:
-            by_code[t.first.note.line_code].append(t)
-    commenting = request.GET.get("line", "") if context["can_comment"] else ""
-    files = [diff_view(row.relative_order, row) for row in _latest_files(mr)]
-    for f in files:
-        for r in f.rows:
-            if r.code:
-                r.threads = by_code.get(r.code, [])
-                r.commenting = r.code == commenting
-    context.update(files=files, outdated_threads=outdated)
-    return render(request, "web/merge_requests/diffs.html", context)
 
 
 @require_POST
@@ -762,8 +643,7 @@ def _position(request: HttpRequest, mr: MergeRequest) -> dict[str, Any] | None:
         return int(value) if value.isdigit() and len(value) < 10 else None
 
     old, new = line("old_line"), line("new_line")
-    path = row.new_path or row.old_path
-    if not any(r.old == old and r.new == new for r in diff_rows(path, row.diff) if r.code):
+    if not diff_lines.has_line(row, old, new):
         raise Http404("diff line")
     return {
         "base_sha": version.base_commit_sha,
@@ -789,7 +669,7 @@ def create_note(request: HttpRequest, full_path: str, iid: str) -> HttpResponse:
         raise Http404("merge request") from None
     if position is not None or request.POST.get("return_to") == "diffs":
         code = (
-            line_code(
+            diff_html.line_code(
                 position["new_path"] or position["old_path"],
                 position["old_line"],
                 position["new_line"],

@@ -1,15 +1,14 @@
 """History and diffs: `/-/commits/<ref>/<path>`, `/-/commit/<sha>` (inline or side-by-side,
 large files collapsed and loaded on demand), `/-/compare` and `/-/compare/<from>...<to>`.
 
-The diff view follows the `?view=inline|parallel` toggle, remembered in GitLab's `diff_view`
-cookie.
+Diffs are rendered by `kiln.web.diff_html` (highlighted, inline or side by side as
+`?view=inline|parallel` asks, remembered in GitLab's `diff_view` cookie and the signed-in
+user's preferences).
 """
 
 from __future__ import annotations
 
 import itertools
-import re
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -23,167 +22,61 @@ from kiln.gitstore import Commit, DiffFile
 from kiln.projects.models import Project
 from kiln.repositories import queries
 from kiln.repositories.queries import LogFilter
+from kiln.web import diff_html
 from kiln.web.views import repository as repo
 
 COMMITS_PAGE = 40
-# A file with more changed lines than this is collapsed; so is every file once the page has
-# shown `DIFF_PAGE_BUDGET` lines. Collapsed files load on demand.
-COLLAPSE_LINES = 500
-DIFF_PAGE_BUDGET = 5000
-DIFF_VIEWS = ("inline", "parallel")
-_HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@(.*)$")
 
 
 # --- diffs ------------------------------------------------------------------------------------
 
 
-@dataclass
-class DiffLine:
-    type: str  # "match" (a hunk header), "context", "old", "new"
-    old: int | None
-    new: int | None
-    text: str
-
-
-@dataclass
-class DiffView:
-    file: DiffFile
-    index: int
-    lines: list[DiffLine] = field(default_factory=list)
-    additions: int = 0
-    deletions: int = 0
-    collapsed: bool = False
-    load_url: str = ""
-    blob_url: str = ""
-
-    @property
-    def path(self) -> str:
-        return self.file.new_path or self.file.old_path
-
-    @property
-    def parallel(self) -> list[tuple[DiffLine | None, DiffLine | None]]:
-        """Rows of the side-by-side view: removed lines beside the added lines they became."""
-        rows: list[tuple[DiffLine | None, DiffLine | None]] = []
-        olds: list[DiffLine] = []
-        news: list[DiffLine] = []
-
-        def flush() -> None:
-            rows.extend(itertools.zip_longest(olds, news))
-            olds.clear()
-            news.clear()
-
-        for line in self.lines:
-            if line.type == "old":
-                if news:
-                    flush()
-                olds.append(line)
-            elif line.type == "new":
-                news.append(line)
-            else:
-                flush()
-                rows.append((line, line))
-        flush()
-        return rows
-
-
-def parse_diff(text: str) -> tuple[list[DiffLine], int, int]:
-    """A patch (from its first `@@` on) as numbered lines, with added and removed counts."""
-    lines: list[DiffLine] = []
-    additions = deletions = 0
-    old = new = 0
-    raws = text.split("\n")
-    if text.endswith("\n"):
-        raws.pop()
-    for raw in raws:
-        if raw.startswith("@@"):
-            match = _HUNK.match(raw)
-            if match is None:
-                continue
-            old, new = int(match.group(1)), int(match.group(2))
-            lines.append(DiffLine("match", None, None, raw))
-        elif raw.startswith("\\") or not lines:
-            continue  # "\ No newline at end of file", or anything before the first hunk
-        elif raw.startswith("+"):
-            lines.append(DiffLine("new", None, new, raw[1:]))
-            new += 1
-            additions += 1
-        elif raw.startswith("-"):
-            lines.append(DiffLine("old", old, None, raw[1:]))
-            old += 1
-            deletions += 1
-        else:
-            lines.append(DiffLine("context", old, new, raw[1:]))
-            old += 1
-            new += 1
-    return lines, additions, deletions
-
-
 def diff_views(
+    request: HttpRequest,
     project: Project,
     files: tuple[DiffFile, ...],
     *,
     ref: str,
+    parent: str,
     load_url: str,
     expand: str | None = None,
-) -> list[DiffView]:
-    """Every file of a diff, parsed, with the large ones (and those past the page's budget)
-    collapsed behind `load_url?file_path=...`. `expand` names the one file to show whole."""
-    views = []
-    budget = DIFF_PAGE_BUDGET
-    for index, file in enumerate(files):
-        if expand is not None and expand not in (file.new_path, file.old_path):
-            continue
-        lines, additions, deletions = parse_diff(file.diff) if file.diff else ([], 0, 0)
-        view = DiffView(file=file, index=index, additions=additions, deletions=deletions)
-        view.blob_url = (
-            "" if file.deleted_file else repo.project_url(project, "blob", ref, file.new_path)
-        )
-        if expand is None and (len(lines) > COLLAPSE_LINES or len(lines) > budget):
-            view.collapsed = True
-            view.load_url = f"{load_url}&{urlencode({'file_path': view.path})}"
-        else:
-            view.lines = lines
-            budget -= len(lines)
-        views.append(view)
-    return views
-
-
-def diff_view_mode(request: HttpRequest) -> str:
-    asked = request.GET.get("view")
-    if asked in DIFF_VIEWS:
-        return asked
-    remembered = request.COOKIES.get("diff_view")
-    return remembered if remembered in DIFF_VIEWS else "inline"
-
-
-def remember_view(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    asked = request.GET.get("view")
-    if asked in DIFF_VIEWS:
-        response.set_cookie("diff_view", asked, max_age=365 * 24 * 3600, samesite="Lax")
-    return response
+) -> list[diff_html.FileView]:
+    """Every file of a diff (`kiln.web.diff_html`), the large ones (and those past the page's
+    limits) collapsed behind `load_url&file_path=...`. `expand` names the one file to show
+    whole. Blob links: the new side at `ref`, the old at `parent`."""
+    indexes = [
+        i for i, f in enumerate(files) if expand is None or expand in (f.new_path, f.old_path)
+    ]
+    return diff_html.file_views(
+        [files[i] for i in indexes],
+        view=diff_html.view_mode(request),
+        load_url=lambda _, f: f"{load_url}&{urlencode({'file_path': f.new_path or f.old_path})}",
+        blob_urls=lambda f: (
+            ""
+            if f.new_file or not parent
+            else repo.project_url(project, "blob", parent, f.old_path),
+            "" if f.deleted_file else repo.project_url(project, "blob", ref, f.new_path),
+        ),
+        expand_all=expand is not None,
+        indexes=indexes,
+    )
 
 
 def _diff_page(
-    request: HttpRequest, template: str, context: dict[str, Any], views: list[DiffView]
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    views: list[diff_html.FileView],
 ) -> HttpResponse:
-    mode = diff_view_mode(request)
-    additions = sum(v.additions for v in views)
-    deletions = sum(v.deletions for v in views)
     context.update(
         diffs=views,
-        view=mode,
-        additions=additions,
-        deletions=deletions,
-        inline_url=_with_view(request, "inline"),
-        parallel_url=_with_view(request, "parallel"),
+        tree=diff_html.tree_html(views),
+        view=diff_html.view_mode(request),
+        additions=sum(v.additions for v in views),
+        deletions=sum(v.deletions for v in views),
+        **diff_html.view_urls(request),
     )
-    return remember_view(request, render(request, template, context))
-
-
-def _with_view(request: HttpRequest, mode: str) -> str:
-    params = request.GET.copy()
-    params["view"] = mode
-    return f"?{params.urlencode()}"
+    return diff_html.remember_view(request, diff_html.respond(request, template, context, views))
 
 
 # --- commits ----------------------------------------------------------------------------------
@@ -264,8 +157,11 @@ def commit(request: HttpRequest, full_path: str, sha: str) -> HttpResponse:
             raise Http404("file") from None
     files = queries.commit_diff(project, found, paths=paths)
     load_url = repo.project_url(project, "commit", found.id, "diff_for_path") + "?"
-    load_url += urlencode({"view": diff_view_mode(request)})
-    views = diff_views(project, files, ref=found.id, load_url=load_url, expand=expand)
+    load_url += urlencode({"view": diff_html.view_mode(request)})
+    parent = found.parent_ids[0] if found.parent_ids else ""
+    views = diff_views(
+        request, project, files, ref=found.id, parent=parent, load_url=load_url, expand=expand
+    )
     if expand is not None and not views:
         raise Http404("file")
     context = repo.repo_context(
@@ -282,8 +178,7 @@ def commit(request: HttpRequest, full_path: str, sha: str) -> HttpResponse:
         page_url=repo.project_url(project, "commit", found.id),
     )
     if expand is not None and request.headers.get("HX-Request"):
-        context.update(diff=views[0], view=diff_view_mode(request))
-        return render(request, "web/repository/_diff_body.html", context)
+        return diff_html.fragment(views[0])
     return _diff_page(request, "web/repository/commit.html", context, views)
 
 
@@ -334,16 +229,21 @@ def compare(request: HttpRequest, full_path: str, spec: str) -> HttpResponse:
         return render(request, "web/repository/compare.html", context, status=404)
     expand = request.GET.get("file_path") if request.GET.get("expand") == "1" else None
     load_url = repo.project_url(project, "compare", spec) + "?"
-    load_url += urlencode({"view": diff_view_mode(request), "expand": "1"})
+    load_url += urlencode({"view": diff_html.view_mode(request), "expand": "1"})
     views = diff_views(
-        project, comparison.diffs, ref=comparison.to_id, load_url=load_url, expand=expand
+        request,
+        project,
+        comparison.diffs,
+        ref=comparison.to_id,
+        parent=comparison.base_id or "",
+        load_url=load_url,
+        expand=expand,
     )
     if expand is not None:
         if not views:
             raise Http404("file")
         if request.headers.get("HX-Request"):
-            context.update(diff=views[0], view=diff_view_mode(request))
-            return render(request, "web/repository/_diff_body.html", context)
+            return diff_html.fragment(views[0])
     context["commits"] = [_commit_row(project, c) for c in reversed(comparison.commits)]
     context["page_url"] = repo.project_url(project, "compare", spec)
     return _diff_page(request, "web/repository/compare.html", context, views)

@@ -1,5 +1,5 @@
-// Issues, merge requests, labels and milestones: the Markdown editor's Preview tab, label
-// colour suggestions, and commenting on a diff line without a page load. Every page works
+// Issues, merge requests, labels and milestones: the Markdown editor's Preview tab and label
+// colour suggestions (diff line comments are diffs.js). Every page works
 // without this file (CSP: no inline script; behaviour hangs off data- attributes).
 (function () {
   "use strict";
@@ -81,57 +81,6 @@
     if (input) {
       input.value = swatch.getAttribute("data-color");
       input.focus();
-    }
-  });
-
-  // -- diff line comments --------------------------------------------------------------------
-  var formCounter = 0;
-
-  document.addEventListener("click", function (event) {
-    var link = event.target.closest("[data-diff-comment]");
-    var template = document.getElementById("diff-note-template");
-    if (link && template) {
-      var row = link.closest("tr[data-line-code]");
-      if (!row) return;
-      event.preventDefault();
-      var existing = row.nextElementSibling;
-      if (existing && existing.querySelector("form.diff-note-form")) {
-        existing.querySelector("textarea").focus();
-        return;
-      }
-      var fragment = template.content.cloneNode(true);
-      var form = fragment.querySelector("form");
-      form.querySelector("[name=line_file]").value = row.getAttribute("data-file");
-      form.querySelector("[name=old_line]").value = row.getAttribute("data-old-line");
-      form.querySelector("[name=new_line]").value = row.getAttribute("data-new-line");
-      formCounter += 1;
-      var id = "diff-note-js-" + formCounter;
-      form.querySelector("label").setAttribute("for", id);
-      form.querySelector("textarea").id = id;
-      var notesRow = existing && existing.classList.contains("diff-notes-row") ? existing : null;
-      if (!notesRow) {
-        notesRow = document.createElement("tr");
-        notesRow.className = "diff-notes-row";
-        notesRow.setAttribute("data-js-created", "");
-        var cell = document.createElement("td");
-        cell.colSpan = 3;
-        notesRow.appendChild(cell);
-        row.parentNode.insertBefore(notesRow, row.nextSibling);
-      }
-      notesRow.firstElementChild.appendChild(fragment);
-      notesRow.querySelector("textarea#" + id).focus();
-      return;
-    }
-    var cancel = event.target.closest("[data-diff-cancel]");
-    if (cancel && template) {
-      event.preventDefault();
-      var formEl = cancel.closest("form");
-      var holder = formEl.closest("tr.diff-notes-row");
-      var origin = holder && holder.previousElementSibling;
-      formEl.remove();
-      if (holder && holder.hasAttribute("data-js-created")) holder.remove();
-      var back = origin && origin.querySelector("[data-diff-comment]");
-      if (back) back.focus();
     }
   });
 
