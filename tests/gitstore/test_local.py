@@ -480,3 +480,29 @@ def test_diff_cache_is_bounded_by_bytes() -> None:
     cache.put(("repo", "huge", "b", (), None), files(5_000))
     assert cache.get(("repo", "huge", "b", (), None)) is None
     assert cache.get(("repo", "19", "b", (), None)) is not None
+
+
+def test_optimize_runs_maintenance_only_when_due(local: LocalGitStore, repo: str) -> None:
+    git_dir = local.root / repo
+    write(local, repo, {"f": b"0"})
+    # No commit-graph or bitmap yet: due.
+    first = local.optimize(relative_path=repo)
+    assert first is not None
+    assert (git_dir / "objects" / "info" / "commit-graph").is_file()
+    assert list((git_dir / "objects" / "pack").glob("*.bitmap"))
+    # A small change afterwards: not worth rewriting the bitmap; its objects stay loose.
+    write(local, repo, {"f": b"1"})
+    assert local.optimize(relative_path=repo) is None
+    assert list((git_dir / "objects").glob("??/*"))
+    # Many loose objects: due again, and they are packed.
+    write(local, repo, {f"many/{i}.txt": f"{i}\n".encode() for i in range(300)})
+    again = local.optimize(relative_path=repo)
+    assert again is not None
+    assert again.loose_objects_before >= 256
+    assert list((git_dir / "objects").glob("??/*")) == []
+    # Many loose refs: due (they are packed).
+    for i in range(40):
+        local.create_branch(relative_path=repo, name=f"b{i}", revision="main")
+    assert local.optimize(relative_path=repo) is not None
+    assert not list((git_dir / "refs" / "heads").glob("b*"))
+    assert local.fsck(relative_path=repo) == ()

@@ -81,6 +81,12 @@ class GitStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def optimize(self, *, relative_path: str) -> MaintenanceResult | None:
+        """What a push schedules: `maintenance` only when the repository needs it (many loose
+        objects, packs or loose refs; no bitmap or commit-graph yet), as Gitaly's heuristical
+        housekeeping does; None when nothing was due."""
+
+    @abc.abstractmethod
     def fsck(self, *, relative_path: str) -> tuple[str, ...]:
         """Problems `git fsck` finds (missing or corrupt objects); empty when healthy."""
 

@@ -1,5 +1,5 @@
 """Background work on repositories: what reacts to a push, and maintenance after pushes
-(commit-graph, bitmaps, repack)."""
+(commit-graph, bitmaps, repack) when the repository needs it (`GitStore.optimize`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def repository_maintenance(project_id: int) -> None:
         return
     path = repo_path(project)
     if store().repository_exists(relative_path=path):
-        store().maintenance(relative_path=path)
+        store().optimize(relative_path=path)
 
 
 @task()

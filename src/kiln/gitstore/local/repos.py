@@ -7,6 +7,7 @@ aside before deleting the files. A half-created or half-deleted repository is ne
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import uuid
@@ -43,6 +44,24 @@ def _configure(git_dir: Path) -> None:
             repo.config[key] = value
     finally:
         repo.free()
+
+
+# When a push makes `optimize` run maintenance (Gitaly's heuristics, simplified): a few loose
+# objects, packs and refs cost reads little, while each repack rewrites the bitmap over the
+# whole repository (a quarter second of CPU at 100,000 objects).
+OPTIMIZE_MAX_LOOSE_OBJECTS = 256
+OPTIMIZE_MAX_PACKS = 8
+OPTIMIZE_MAX_LOOSE_REFS = 32
+
+
+def _has_loose_refs(git_dir: Path, limit: int) -> bool:
+    """More than `limit` loose ref files (stops counting there)."""
+    seen = 0
+    for _, _, files in os.walk(git_dir / "refs"):
+        seen += len(files)
+        if seen > limit:
+            return True
+    return False
 
 
 def _count_packs(git_dir: Path) -> int:
@@ -173,6 +192,21 @@ class RepositoryOps(LocalCore):
             packs_after=_count_packs(git_dir),
             loose_objects_before=loose_before,
         )
+
+    def optimize(self, *, relative_path: str) -> MaintenanceResult | None:
+        git_dir = self._git_dir(relative_path)
+        pack_dir = git_dir / "objects" / "pack"
+        packs = _count_packs(git_dir)
+        due = (
+            packs > OPTIMIZE_MAX_PACKS
+            or (packs > 0 and not any(pack_dir.glob("*.bitmap")))
+            or not (git_dir / "objects" / "info" / "commit-graph").is_file()
+            or _has_loose_refs(git_dir, OPTIMIZE_MAX_LOOSE_REFS)
+            or self._count_loose_objects(git_dir) >= OPTIMIZE_MAX_LOOSE_OBJECTS
+        )
+        if not due:
+            return None
+        return self.maintenance(relative_path=relative_path)
 
     def _count_loose_objects(self, git_dir: Path) -> int:
         output = self.git.run(git_dir, ["count-objects", "-v"]).stdout.decode()
