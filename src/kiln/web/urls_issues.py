@@ -18,6 +18,7 @@ IID = r"(?P<iid>[0-9]{1,18})"
 NOTE = r"(?P<note_id>[0-9]{1,18})"
 DISCUSSION = r"(?P<discussion_id>[0-9a-f]{1,64})"
 ID = r"(?P<id>[0-9]{1,18})"
+BLOCK = r"(?P<block>[a-z_]{1,32})"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("preview_markdown", notes.preview_markdown, name="preview_markdown"),
@@ -26,6 +27,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("issues/new", issues.new, name="issue_new"),
     re_path(rf"^issues/{IID}$", issues.show_or_update, name="issue"),
     re_path(rf"^issues/{IID}/edit$", issues.edit, name="issue_edit"),
+    re_path(rf"^issues/{IID}/sidebar/{BLOCK}$", issues.sidebar_block, name="issue_sidebar"),
     re_path(rf"^issues/{IID}/notes$", issues.create_note, name="issue_notes"),
     re_path(rf"^issues/{IID}/notes/{NOTE}$", issues.update_note, name="issue_note"),
     re_path(rf"^issues/{IID}/notes/{NOTE}/delete$", issues.delete_note, name="issue_note_delete"),
@@ -75,6 +77,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         award_emoji.toggle_noteable,
         {"route": "merge_requests"},
         name="mr_toggle_award",
+    ),
+    re_path(
+        rf"^merge_requests/{IID}/sidebar/{BLOCK}$",
+        merge_requests.sidebar_block,
+        name="mr_sidebar",
     ),
     re_path(rf"^notes/{NOTE}/toggle_award_emoji$", award_emoji.toggle_note, name="note_award"),
     re_path(

@@ -17,7 +17,6 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kiln.core.actor import Actor
 from kiln.core.errors import Forbidden, KilnError, NotFound
 from kiln.core.policy import can
 from kiln.issues import queries as issue_queries
@@ -26,11 +25,10 @@ from kiln.issues.models import Issue, IssueAssignee
 from kiln.issues.policies import can_set_metadata, issues_available
 from kiln.labels.models import Label
 from kiln.labels.queries import labels_by_ids
-from kiln.notes import subscriptions
 from kiln.notes.queries import user_notes_counts
 from kiln.projects.models import Project
 from kiln.web.context import actor_for, group_or_404, project_or_404
-from kiln.web.views import award_emoji
+from kiln.web.views import award_emoji, sidebar
 from kiln.web.views import notes as shared
 
 # GitLab's `sort` values of the issue list and what they order by.
@@ -332,24 +330,6 @@ def edit(request: HttpRequest, full_path: str, iid: str) -> HttpResponse:
 # -- the issue page ----------------------------------------------------------------------------
 
 
-def _participants(issue: Issue) -> list[Any]:
-    from django.contrib.auth import get_user_model
-
-    ids = subscriptions.participant_ids(issue)
-    users = get_user_model().objects.in_bulk(ids)
-    return [users[i] for i in ids if i in users]
-
-
-def _sidebar(actor: Actor, issue: Issue) -> dict[str, Any]:
-    return {
-        "assignees": [
-            a.user for a in IssueAssignee.objects.filter(issue=issue).select_related("user")
-        ],
-        "labels": list(issue.labels.order_by("title")),
-        "participants": _participants(issue),
-    }
-
-
 @require_GET
 def show(request: HttpRequest, full_path: str, iid: str) -> HttpResponse:
     project = issues_project(request, full_path)
@@ -372,9 +352,17 @@ def show(request: HttpRequest, full_path: str, iid: str) -> HttpResponse:
             "can_update": can(actor, "update_issue", issue),
             "can_comment": actor.user is not None and can(actor, "create_note", issue),
             "signed_in": actor.user is not None,
-            **_sidebar(actor, issue),
+            "sidebar": sidebar.for_issuable(request, project, issue, issue_url(project, issue)),
         },
     )
+
+
+@require_POST
+def sidebar_block(request: HttpRequest, full_path: str, iid: str, block: str) -> HttpResponse:
+    """`POST .../issues/<iid>/sidebar/<block>`: an edit from the issue page's sidebar."""
+    project = issues_project(request, full_path)
+    issue = find_issue(request, project, iid)
+    return sidebar.post_block(request, project, issue, issue_url(project, issue), block)
 
 
 @require_POST

@@ -39,7 +39,7 @@ from kiln.repositories import protection
 from kiln.repositories import queries as repo_queries
 from kiln.web import diff_html, diff_lines
 from kiln.web.context import actor_for, group_or_404, project_or_404
-from kiln.web.views import award_emoji
+from kiln.web.views import award_emoji, sidebar
 from kiln.web.views import notes as shared
 from kiln.web.views.issues import attach_metadata
 from kiln.web.views.repository import project_url
@@ -384,20 +384,6 @@ def create(request: HttpRequest, full_path: str) -> HttpResponse:
 # -- one merge request -------------------------------------------------------------------------
 
 
-def _people(mr: MergeRequest) -> dict[str, Any]:
-    return {
-        "assignees": [
-            a.user
-            for a in MergeRequestAssignee.objects.filter(merge_request=mr).select_related("user")
-        ],
-        "reviewers": list(
-            MergeRequestReviewer.objects.filter(merge_request=mr).select_related("user")
-        ),
-        "labels": list(mr.labels.order_by("title")),
-        "participants": mr_services.participants(mr),
-    }
-
-
 def _merge_widget(request: HttpRequest, project: Project, mr: MergeRequest) -> dict[str, Any]:
     actor = actor_for(request)
     status = mergeability.detailed_merge_status(mr)
@@ -465,9 +451,17 @@ def show(request: HttpRequest, full_path: str, iid: str) -> HttpResponse:
         awards=award_emoji.for_noteable(request, project, mr),
         widget=_merge_widget(request, project, mr),
         closing_issues=mr_services.closing_issues(actor_for(request), mr) if mr.is_open else [],
-        **_people(mr),
+        sidebar=sidebar.for_issuable(request, project, mr, mr_url(project, mr)),
     )
     return render(request, "web/merge_requests/show.html", context)
+
+
+@require_POST
+def sidebar_block(request: HttpRequest, full_path: str, iid: str, block: str) -> HttpResponse:
+    """`POST .../merge_requests/<iid>/sidebar/<block>`: an edit from the Overview's sidebar."""
+    project = mr_project(request, full_path)
+    mr = find_mr(request, project, iid)
+    return sidebar.post_block(request, project, mr, mr_url(project, mr), block)
 
 
 @require_GET

@@ -19,6 +19,7 @@ from kiln.core.urls import base_url
 from kiln.issues import queries
 from kiln.issues.models import Issue, IssueAssignee, IssueLink
 from kiln.issues.references import render_for, render_title_for
+from kiln.issues.time_tracking import human_time
 from kiln.labels.models import Label
 from kiln.notes.awards import vote_counts
 from kiln.notes.queries import user_notes_counts
@@ -30,28 +31,9 @@ def time_stats(issue: Any) -> dict[str, Any]:
     return {
         "time_estimate": issue.time_estimate,
         "total_time_spent": issue.total_time_spent,
-        "human_time_estimate": _human(issue.time_estimate),
-        "human_total_time_spent": _human(issue.total_time_spent),
+        "human_time_estimate": human_time(issue.time_estimate),
+        "human_total_time_spent": human_time(issue.total_time_spent),
     }
-
-
-def _human(seconds: int) -> str | None:
-    """GitLab's human time (1mo = 4w, 1w = 5d, 1d = 8h)."""
-    if not seconds:
-        return None
-    parts = []
-    for unit, size in (
-        ("mo", 4 * 5 * 8 * 3600),
-        ("w", 5 * 8 * 3600),
-        ("d", 8 * 3600),
-        ("h", 3600),
-        ("m", 60),
-        ("s", 1),
-    ):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return " ".join(parts)
 
 
 def _tasks(description: str) -> tuple[int, int]:
