@@ -355,6 +355,7 @@ def _target(bridge: Job, actor: Actor) -> _Target:
 
 def _create(bridge: Job, actor: Actor, target: _Target) -> Pipeline:
     variables = downstream_variables(bridge, cross_project=not target.child)
+    inputs = trigger_of(bridge).get("inputs") or {}
     spec = PipelineInput(
         ref=target.ref,
         sha=target.sha,
@@ -363,6 +364,9 @@ def _create(bridge: Job, actor: Actor, target: _Target) -> Pipeline:
         before_sha=target.before_sha,
         variables=tuple((key, value, "env_var") for key, value, _ in variables),
         raw_keys=frozenset(key for key, _, raw in variables if raw),
+        # `trigger:inputs` is a multi-project trigger's (GitLab's schema); a child's inputs
+        # are its includes' own `inputs:`.
+        inputs=dict(inputs) if isinstance(inputs, dict) and not target.child else {},
     )
     config = fetcher = None
     if target.child:

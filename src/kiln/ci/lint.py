@@ -19,8 +19,8 @@ from kiln.ci.pipelines import (
     _context,
     _IncludeFetcher,
     _is_protected,
-    _read_text,
     _resolve_ref,
+    read_config_text,
 )
 from kiln.core.actor import Actor
 from kiln.gitstore import GitStoreError
@@ -70,7 +70,7 @@ def lint(
     if content is None:
         if head is None:
             return LintResult(False, ("Reference not found",), (), None, None, project, None)
-        content = _read_text(project, head, config_path)
+        content = read_config_text(project, head, config_path)
         if content is None:
             return LintResult(
                 False, ("Please provide content of .gitlab-ci.yml",), (), None, None, project, head

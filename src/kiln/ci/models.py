@@ -469,6 +469,8 @@ class PipelineSchedule(models.Model):
     cron_timezone = models.CharField(max_length=255, default="UTC")
     next_run_at = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
+    # `spec:inputs` values for its pipelines: [{"name": ..., "value": ...}] in GitLab's order.
+    inputs = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

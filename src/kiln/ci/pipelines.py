@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, overload
 
 from django.db import transaction
@@ -95,7 +95,8 @@ class PipelineError(KilnError):
 # --- reading files at the pipeline's commit ---------------------------------------------------
 
 
-def _read_text(project: Project, revision: str, path: str) -> str | None:
+def read_config_text(project: Project, revision: str, path: str) -> str | None:
+    """The text of the file at `path` in `revision`, if it is a small enough regular file."""
     try:
         blob = store().get_blob_at(
             relative_path=repo_path(project),
@@ -177,7 +178,7 @@ class _IncludeFetcher:
         self.templates = BundledTemplates()
 
     def local(self, path: str) -> str | None:
-        return _read_text(self._project, self.sha, path.lstrip("/"))
+        return read_config_text(self._project, self.sha, path.lstrip("/"))
 
     def local_paths(self) -> Sequence[str]:
         return self.paths
@@ -193,7 +194,7 @@ class _IncludeFetcher:
             sha = None
         if sha is None:
             raise IncludeNotFoundError("ref")
-        return _read_text(other, sha, path.lstrip("/"))
+        return read_config_text(other, sha, path.lstrip("/"))
 
     def template(self, name: str) -> str | None:
         return self.templates(name)
@@ -227,6 +228,8 @@ class PipelineInput:
     trigger_id: int | None = None
     # Keys of `variables` that are raw (`expand: false`), as a bridge forwards them.
     raw_keys: frozenset[str] = frozenset()
+    # `spec:inputs` values for the configuration's header (kiln.ci.inputs checked the shape).
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _is_protected(project: Project, ref: str, *, tag: bool) -> bool:
@@ -365,6 +368,7 @@ def _options(job: JobPlan, project: Project, sha: str) -> dict[str, Any]:
                 "include": [dict(i) for i in job.trigger.include],
                 "strategy": job.trigger.strategy,
                 "forward": dict(job.trigger.forward),
+                "inputs": dict(job.trigger.inputs),
             }
         )
         if job.trigger
@@ -459,6 +463,7 @@ def _context(
         },
         changed_paths=spec.changed_paths,
         exists=_lazy_exists(paths),
+        inputs=dict(spec.inputs),
     )
 
 
@@ -497,7 +502,7 @@ def create_pipeline_unchecked(
     A downstream pipeline (kiln.ci.downstream) passes the `bridge` creating it, and for a
     child pipeline its configuration (`config`, the bridge's `include:`) and `fetcher`."""
     config_path = project.ci_config_path or DEFAULT_CONFIG_PATH
-    text = config if config is not None else _read_text(project, spec.sha, config_path)
+    text = config if config is not None else read_config_text(project, spec.sha, config_path)
     if text is None:
         return Created(None, None)
     protected = _is_protected(project, spec.ref, tag=spec.tag)
@@ -656,10 +661,13 @@ def create_pipeline(
     ref: str,
     source: str = PipelineSource.API,
     variables: Sequence[Mapping[str, Any]] = (),
+    inputs: Mapping[str, Any] | None = None,
 ) -> Pipeline:
     """`POST /projects/:id/pipeline` and the web's "Run pipeline": checks the caller may run
     pipelines on `ref`, then creates one. Raises PipelineError with GitLab's message when no
-    pipeline was created, or when the one created failed on its configuration."""
+    pipeline was created, or when the one created failed on its configuration (unknown or
+    mistyped `inputs` among those failures). `inputs` is a hash of name to value whose
+    shape the caller checked (`kiln.ci.inputs.pipeline_inputs`)."""
     from kiln.ci import policies
 
     if not policies.can_run_pipelines(actor, project):
@@ -674,7 +682,9 @@ def create_pipeline(
     created = create_pipeline_unchecked(
         project=project,
         user=actor.user,
-        spec=PipelineInput(ref=ref, sha=sha, tag=tag, source=source, variables=parsed),
+        spec=PipelineInput(
+            ref=ref, sha=sha, tag=tag, source=source, variables=parsed, inputs=dict(inputs or {})
+        ),
     )
     if created.pipeline is None:
         if isinstance(created.result, PipelineSkipped):

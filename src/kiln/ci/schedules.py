@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from kiln.accounts.models import User
 from kiln.ci import cron, policies
+from kiln.ci.inputs import schedule_inputs
 from kiln.ci.models import (
     PipelineSchedule,
     PipelineScheduleVariable,
@@ -199,6 +200,7 @@ def create_schedule(
         cron=str(attrs.get("cron") or ""),
         cron_timezone=str(attrs.get("cron_timezone") or "UTC"),
         active=bool(attrs.get("active", True)),
+        inputs=schedule_inputs([], attrs.get("inputs")),
     )
     _validated(schedule)
     schedule.ref = _expand_ref(project, schedule.ref)
@@ -218,6 +220,7 @@ def update_schedule(
             setattr(schedule, name, str(attrs[name]))
     if attrs.get("active") is not None:
         schedule.active = bool(attrs["active"])
+    schedule.inputs = schedule_inputs(list(schedule.inputs or []), attrs.get("inputs"))
     _validated(schedule)
     schedule.ref = _expand_ref(schedule.project, schedule.ref)
     if not _may_save(actor, schedule.project, schedule.ref):
@@ -358,6 +361,7 @@ def run_schedule(schedule: PipelineSchedule, user: User | None) -> int | None:
             source=PipelineSource.SCHEDULE,
             variables=variables,
             schedule_id=schedule.pk,
+            inputs={item["name"]: item["value"] for item in schedule.inputs or []},
         ),
     )
     return created.pipeline.pk if created.pipeline is not None else None

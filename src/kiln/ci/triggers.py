@@ -146,8 +146,18 @@ def _find(project: Project, token: str) -> PipelineTrigger | None:
     return found
 
 
-def trigger_pipeline(*, project: Project, token: str, ref: str, variables: Any = None) -> Pipeline:
-    """Create a pipeline for `ref` with a trigger token (or a running job's token)."""
+def trigger_pipeline(
+    *,
+    project: Project,
+    token: str,
+    ref: str,
+    variables: Any = None,
+    inputs: Mapping[str, Any] | None = None,
+) -> Pipeline:
+    """Create a pipeline for `ref` with a trigger token (or a running job's token), with
+    `inputs` for its configuration's `spec:inputs` (shape checked by the caller). As on
+    GitLab, a pipeline that failed on its configuration (mistyped inputs too) is answered,
+    failed, not refused."""
     parsed = _variables(variables)
     trigger = _find(project, token)
     source: str = PipelineSource.TRIGGER
@@ -186,6 +196,7 @@ def trigger_pipeline(*, project: Project, token: str, ref: str, variables: Any =
             source=source,
             variables=parsed,
             trigger_id=trigger.pk if trigger is not None else None,
+            inputs=dict(inputs or {}),
         ),
     )
     if trigger is not None:

@@ -4,7 +4,9 @@ kiln.web.views.ci, ci_settings), with GitLab's paths."""
 from django.urls import URLPattern, URLResolver, path
 
 from kiln.web.views import ci as views
+from kiln.web.views import ci_schedules as schedule_views
 from kiln.web.views import ci_settings as settings_views
+from kiln.web.views import ci_triggers as trigger_views
 from kiln.web.views import environments as environment_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -53,6 +55,20 @@ urlpatterns: list[URLPattern | URLResolver] = [
         environment_views.environment_stop,
         name="ci_environment_stop",
     ),
+    path("pipeline_schedules", schedule_views.index_or_create, name="ci_schedules"),
+    path("pipeline_schedules/new", schedule_views.new, name="ci_schedule_new"),
+    path("pipeline_schedules/<int:schedule_id>/edit", schedule_views.edit, name="ci_schedule_edit"),
+    path("pipeline_schedules/<int:schedule_id>/play", schedule_views.play, name="ci_schedule_play"),
+    path(
+        "pipeline_schedules/<int:schedule_id>/take_ownership",
+        schedule_views.take_ownership,
+        name="ci_schedule_take_ownership",
+    ),
+    path(
+        "pipeline_schedules/<int:schedule_id>/delete",
+        schedule_views.delete,
+        name="ci_schedule_delete",
+    ),
     path("settings/ci_cd", settings_views.settings_ci_cd, name="ci_settings"),
     path("variables", settings_views.variable_create, name="ci_variable_create"),
     path("variables/<int:variable_id>/edit", settings_views.variable_edit, name="ci_variable_edit"),
@@ -85,6 +101,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
         {"action": "delete"},
         name="ci_runner_delete",
     ),
+    path("triggers", trigger_views.create, name="ci_trigger_create"),
+    path("triggers/<int:trigger_id>/delete", trigger_views.revoke, name="ci_trigger_revoke"),
     path("ci/lint", settings_views.ci_lint, name="ci_lint"),
     path("ci/editor", settings_views.ci_lint, name="ci_editor"),
 ]

@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from kiln.api.v4.auth import require_user
+from kiln.api.v4.form_params import form_array
 from kiln.api.v4.pagination import paginated
 from kiln.api.v4.params import Params, PathStr
 from kiln.api.v4.presenters.ci import (
@@ -84,6 +85,8 @@ class ScheduleParams(Schema):
     cron: str | None = None
     cron_timezone: str | None = None
     active: bool | None = None
+    # [{name, value, _destroy}]: checked by kiln.ci.inputs (values keep their JSON types).
+    inputs: Any = None
 
 
 @router.post(_BASE, response={201: dict[str, Any]})
@@ -96,6 +99,7 @@ def create_schedule(
         raise MissingParameter(*missing)
     project = queries.get_ci_project_for(actor, id)
     attrs = payload.dict(exclude_none=True)
+    attrs["inputs"] = form_array(request, "inputs", payload.inputs)
     schedule = services.create_schedule(actor=actor, project=project, attrs=attrs)
     return Status(201, schedule_details_entity(schedule, request))
 
@@ -110,6 +114,7 @@ def update_schedule(
     actor = require_user(request)
     schedule = _schedule(actor, id, schedule_id)
     attrs = payload.dict(exclude_none=True)
+    attrs["inputs"] = form_array(request, "inputs", payload.inputs)
     schedule = services.update_schedule(actor=actor, schedule=schedule, attrs=attrs)
     return schedule_details_entity(schedule, request)
 

@@ -10,8 +10,9 @@ from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from kiln.api.v4.auth import actor_of, require_user
+from kiln.api.v4.form_params import form_hash
 from kiln.api.v4.pagination import paginated
-from kiln.api.v4.params import Params, PathStr
+from kiln.api.v4.params import Params, PathStr, merged_params
 from kiln.api.v4.presenters.ci import (
     bridge_entities,
     job_entities,
@@ -21,6 +22,7 @@ from kiln.api.v4.presenters.ci import (
 )
 from kiln.ci import pipelines as services
 from kiln.ci import queries
+from kiln.ci.inputs import pipeline_inputs
 from kiln.ci.models import JobKind, PipelineVariable
 from kiln.core.errors import MissingParameter, NotFound
 
@@ -184,6 +186,8 @@ class CreatePipelineParams(Schema):
 
     ref: str | None = None
     variables: list[VariableParam] | None = None
+    # A hash of `spec:inputs` names to values (typed); kiln.ci.inputs checks its shape.
+    inputs: Any = None
 
 
 @router.post("/projects/{id}/pipeline", response={201: dict[str, Any]})
@@ -193,11 +197,13 @@ def create_pipeline(
     actor = require_user(request)
     if not payload.ref:
         raise MissingParameter("ref")
+    inputs = pipeline_inputs(form_hash(merged_params(request), "inputs"))
     project = queries.get_ci_project_for(actor, id)
     pipeline = services.create_pipeline(
         actor=actor,
         project=project,
         ref=payload.ref,
         variables=[v.dict() for v in payload.variables or []],
+        inputs=inputs,
     )
     return Status(201, pipeline_entity(pipeline, request))

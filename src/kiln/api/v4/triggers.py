@@ -11,11 +11,13 @@ from ninja import Router, Schema, Status
 from pydantic import ConfigDict
 
 from kiln.api.v4.auth import require_user
+from kiln.api.v4.form_params import form_hash
 from kiln.api.v4.pagination import paginated
 from kiln.api.v4.params import Params, PathStr, merged_params
 from kiln.api.v4.presenters.ci import pipeline_entity, trigger_entity
 from kiln.ci import queries
 from kiln.ci import triggers as services
+from kiln.ci.inputs import pipeline_inputs
 from kiln.core.actor import Actor
 from kiln.core.errors import Forbidden, MissingParameter, NotFound
 from kiln.projects.models import Project
@@ -99,18 +101,6 @@ def delete_trigger(request: HttpRequest, id: PathStr, trigger_id: int) -> HttpRe
 # --- triggering ---------------------------------------------------------------------------------
 
 
-def _form_variables(params: dict[str, Any]) -> Any:
-    """`variables` as JSON (an object) or as form fields `variables[KEY]=value`."""
-    if "variables" in params:
-        return params["variables"]
-    found = {
-        key[len("variables[") : -1]: value
-        for key, value in params.items()
-        if key.startswith("variables[") and key.endswith("]") and len(key) > len("variables[]")
-    }
-    return found or None
-
-
 def _trigger(request: HttpRequest, id: str, ref: str | None) -> Status[dict[str, Any]]:
     if request.headers.get("X-Gitlab-Event") == "Pipeline Hook":
         raise Forbidden()
@@ -127,7 +117,8 @@ def _trigger(request: HttpRequest, id: str, ref: str | None) -> Status[dict[str,
         project=project,
         token=str(token),
         ref=str(ref),
-        variables=_form_variables(params),
+        variables=form_hash(params, "variables"),
+        inputs=pipeline_inputs(form_hash(params, "inputs")),
     )
     return Status(201, pipeline_entity(pipeline, request))
 

@@ -457,6 +457,9 @@ def trigger(value: Any, where: str) -> tuple[Trigger | None, Errors]:
     forward = value.get("forward") or {}
     if not isinstance(forward, dict) or any(not isinstance(v, bool) for v in forward.values()):
         return None, [f"{location}:forward config should be a hash of booleans"]
+    inputs = value.get("inputs")
+    if inputs is not None and not isinstance(inputs, dict):
+        return None, [f"{location}:inputs config must be a hash"]
     return (
         Trigger(
             project=value.get("project"),
@@ -464,6 +467,7 @@ def trigger(value: Any, where: str) -> tuple[Trigger | None, Errors]:
             include=tuple(includes),
             strategy=value.get("strategy"),
             forward=dict(forward),
+            inputs={str(k): v for k, v in (inputs or {}).items()},
         ),
         [],
     )

@@ -15,12 +15,15 @@ Values come from `include: inputs:` (or the pipeline's inputs for the top-level 
 Interpolation runs over keys and values; a string that is exactly one block takes the
 input's type (so `parallel:` above is the number 2), otherwise the value is inserted as
 text. Types string, number, boolean and array, `options:` and `regex:` are checked with
-GitLab's messages. Interpolation functions (`| truncate(0,5)` ...) are not supported yet
-and are reported as such. Files without a header are not interpolated, as in GitLab.
+GitLab's messages. Pipeline inputs given as text (form fields, `inputs[name]=value`) are
+read as JSON where the input's type is not `string` (`"3"` for a number). Interpolation
+functions (`| truncate(0,5)` ...) are not supported yet and are reported as such. Files
+without a header are not interpolated, as in GitLab.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -44,7 +47,20 @@ def _type_ok(kind: str, value: Any) -> bool:
     return isinstance(value, list)
 
 
-def _input_values(spec: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+def _from_text(kind: str, value: Any) -> Any:
+    """A text value for a typed input, read as JSON when that gives the type (else as is)."""
+    if kind == "string" or not isinstance(value, str):
+        return value
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if _type_ok(kind, decoded) else value
+
+
+def _input_values(
+    spec: Mapping[str, Any], given: Mapping[str, Any], *, from_text: bool = False
+) -> dict[str, Any]:
     errors: list[str] = []
     unknown = [name for name in given if name not in spec]
     if unknown:
@@ -59,7 +75,7 @@ def _input_values(spec: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str
             )
             continue
         if name in given and given[name] is not None:
-            value = given[name]
+            value = _from_text(kind, given[name]) if from_text else given[name]
         elif "default" in definition:
             value = definition["default"]
             if not _type_ok(kind, value):
@@ -154,10 +170,17 @@ class _Interpolator:
         return node
 
 
-def interpolate(header: Mapping[str, Any] | None, content: Any, given: Mapping[str, Any]) -> Any:
+def interpolate(
+    header: Mapping[str, Any] | None,
+    content: Any,
+    given: Mapping[str, Any],
+    *,
+    from_text: bool = False,
+) -> Any:
     """Apply a file's `spec:inputs` to its content. Raises InterpolationError.
 
     Without a header, content is returned unchanged and giving inputs is an error.
+    `from_text`: the values may be text for typed inputs (a pipeline's inputs).
     """
     if header is None:
         if given:
@@ -171,5 +194,5 @@ def interpolate(header: Mapping[str, Any] | None, content: Any, given: Mapping[s
     inputs = spec.get("inputs") or {}
     if not isinstance(inputs, dict):
         raise InterpolationError("header:spec:inputs config must be a hash")
-    values = _input_values(inputs, given)
+    values = _input_values(inputs, given, from_text=from_text)
     return _Interpolator(values).walk(content)

@@ -94,7 +94,7 @@ def _load_top_level(text: str, context: ConfigContext) -> dict[str, Any]:
         max_nodes=limits.max_yaml_nodes,
         max_depth=limits.max_yaml_depth,
     )
-    content = interpolate(document.header, document.content, context.inputs)
+    content = interpolate(document.header, document.content, context.inputs, from_text=True)
     if content is None:
         raise ConfigError(EMPTY_CONFIG)
     if not isinstance(content, dict):

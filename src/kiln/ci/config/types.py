@@ -122,6 +122,8 @@ class Trigger:
     include: tuple[Mapping[str, Any], ...] = ()
     strategy: str | None = None
     forward: Mapping[str, bool] = field(default_factory=dict)
+    # `trigger:inputs`: the downstream configuration's `spec:inputs` values.
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kiln.ci import artifacts as artifact_service
+from kiln.ci import inputs as ci_inputs
 from kiln.ci import jobs as job_services
 from kiln.ci import pipelines as pipeline_services
 from kiln.ci import policies, queries, storage, test_reports
@@ -201,6 +202,11 @@ def _new_pipeline(
     rows = list(form.get("variables", []))
     while len(rows) < VARIABLE_ROWS:
         rows.append({"key": "", "value": "", "variable_type": "env_var"})
+    posted = form.get("inputs") or {}
+    declared = [
+        {"input": item, "value": posted.get(item.name, item.default_text)}
+        for item in ci_inputs.declared_inputs(project, str(form.get("ref") or ""))
+    ]
     return _page(
         request,
         "web/ci/pipeline_new.html",
@@ -212,6 +218,7 @@ def _new_pipeline(
             "branches": branches,
             "tags": tags,
             "variable_rows": [{"index": i, **row} for i, row in enumerate(rows)],
+            "inputs": declared,
         },
     )
 
@@ -240,12 +247,25 @@ def create_pipeline(request: HttpRequest, full_path: str) -> HttpResponse:
         kind = request.POST.get(f"variables[{index}][variable_type]", "env_var")
         if key.strip() or value:
             variables.append({"key": key.strip(), "value": value, "variable_type": kind})
-    form = {"ref": ref, "variables": variables}
+    posted_inputs: dict[str, str] = {
+        key[len("inputs[") : -1]: str(value)
+        for key, value in request.POST.items()
+        if key.startswith("inputs[") and key.endswith("]") and len(key) > len("inputs[]")
+    }
+    form = {"ref": ref, "variables": variables, "inputs": posted_inputs}
     if not ref:
         return _new_pipeline(request, project, form, ["Select a branch or tag to run."])
     try:
+        inputs = ci_inputs.pipeline_inputs(
+            ci_inputs.form_inputs(ci_inputs.declared_inputs(project, ref), posted_inputs)
+        )
         pipeline = pipeline_services.create_pipeline(
-            actor=actor, project=project, ref=ref, source=PipelineSource.WEB, variables=variables
+            actor=actor,
+            project=project,
+            ref=ref,
+            source=PipelineSource.WEB,
+            variables=variables,
+            inputs=inputs,
         )
     except pipeline_services.PipelineError as exc:
         if exc.pipeline is not None:

@@ -31,6 +31,7 @@ from kiln.core.urls import base_url
 from kiln.projects import services as project_services
 from kiln.projects.models import Project
 from kiln.web.context import actor_for
+from kiln.web.views import ci_triggers
 from kiln.web.views.ci import _admin_project, _base, _page, _redirect
 from kiln.web.views.settings import checked, form_errors, int_or_none
 
@@ -83,6 +84,7 @@ def _settings_page(
             "runners": _runner_rows(actor, project),
             "timeout_minutes": project.build_timeout // 60,
             "external_url": base_url(request),
+            **ci_triggers.trigger_rows(request, project),
         },
     )
     response.status_code = status

@@ -589,7 +589,9 @@ def schedule_details_entity(
     last = schedule.pipelines.select_related("project__namespace").order_by("-pk").first()
     data["last_pipeline"] = pipeline_basic(last, request) if last is not None else None
     data["variables"] = [schedule_variable_entity(row) for row in schedule.variables.order_by("pk")]
-    data["inputs"] = []
+    data["inputs"] = [
+        {"name": item["name"], "value": item["value"]} for item in schedule.inputs or []
+    ]
     return data
 
 
