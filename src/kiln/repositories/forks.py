@@ -6,6 +6,10 @@ name and path, and the visibility follow the same rules as any new project) with
 `forked_from` set in the same transaction; when that commits, the repository lifecycle copies
 the source's repository (branches, tags and HEAD; `LocalGitStore.fork_repository`) instead of
 creating an empty one. The source's `forks_count` counts its forks.
+
+A fork goes through GitLab's import states: `scheduled` when created, `finished` once copied,
+`failed` (with GitLab's `import_error`) when the copy failed; the fork then keeps an empty
+repository, and its API entity and home page say that it failed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from django.db.models import F, QuerySet
 from kiln.core.access import Visibility
 from kiln.core.actor import Actor
 from kiln.core.errors import Forbidden
+from kiln.gitstore import GitStoreError
 from kiln.namespaces.models import Namespace, NamespaceKind
 from kiln.namespaces.queries import find_namespace
 from kiln.projects import services as project_services
@@ -85,7 +90,8 @@ def fork_project(
             default_branch=project.default_branch,
         )
         fork.forked_from = project
-        fork.save(update_fields=["forked_from"])
+        fork.import_status = "scheduled"
+        fork.save(update_fields=["forked_from", "import_status"])
         Project.objects.filter(pk=project.pk).update(forks_count=F("forks_count") + 1)
     return fork
 
@@ -105,7 +111,8 @@ def list_forks_for(actor: Actor, project: Project) -> QuerySet[Project]:
 
 def copy_source_repository(project: Project) -> bool:
     """For a new fork: its repository as a copy of its source's. False when `project` is no
-    fork, or its source has no repository (the caller then creates an empty one)."""
+    fork, its source has no repository, or the copy failed (the caller then creates an empty
+    one); a failed copy marks the fork's import `failed`."""
     source_id = (
         Project.objects.filter(pk=project.pk).values_list("forked_from_id", flat=True).first()
     )
@@ -113,13 +120,31 @@ def copy_source_repository(project: Project) -> bool:
         return False
     source = Project.objects.select_related("namespace").filter(pk=source_id).first()
     if source is None or not store().repository_exists(relative_path=repo_path(source)):
+        _set_import_status(project, "finished")
         return False
-    store().fork_repository(
-        source_relative_path=repo_path(source), relative_path=repo_path(project)
-    )
+    try:
+        store().fork_repository(
+            source_relative_path=repo_path(source), relative_path=repo_path(project)
+        )
+    except (GitStoreError, OSError):
+        log.exception("fork repository copy failed", extra={"project_id": project.pk})
+        # GitLab's words, without its disk paths (its worker retries; the copy here runs once).
+        _set_import_status(
+            project,
+            "failed",
+            f"Every fork attempt has failed: Unable to fork project {project.pk}: "
+            "Failed to create fork repository. Please try again.",
+        )
+        return False
     with transaction.atomic():
         sync_project_state(project)
+        _set_import_status(project, "finished")
     return True
+
+
+def _set_import_status(project: Project, status: str, error: str | None = None) -> None:
+    Project.objects.filter(pk=project.pk).update(import_status=status, import_error=error)
+    project.import_status, project.import_error = status, error
 
 
 def fork_deleted(project: Project) -> None:

@@ -112,7 +112,9 @@ def _create(request: HttpRequest, full_path: str) -> HttpResponse:
         raise Http404(full_path) from None
     except KilnError as exc:
         return _form_page(request, found, form, form_errors(exc), 400)
-    messages.success(request, f"The project '{fork.name}' was successfully forked.")
+    if fork.import_status != "failed":
+        # A failed copy is told on the fork's home page instead.
+        messages.success(request, f"The project '{fork.name}' was successfully forked.")
     return HttpResponseRedirect(f"/{fork.namespace.full_path}/{fork.path}")
 
 
