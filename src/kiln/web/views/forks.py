@@ -21,12 +21,8 @@ from kiln.projects.queries import starred_project_ids
 from kiln.repositories import forks as fork_services
 from kiln.web.context import actor_for, project_or_404
 from kiln.web.views import notes as shared
-from kiln.web.views.settings import (
-    form_errors,
-    transfer_targets,
-    visibility_choices,
-    visibility_from,
-)
+from kiln.web.views.forms import form_errors, visibility_choices, visibility_from
+from kiln.web.views.settings import transfer_targets
 
 
 def _forkable(request: HttpRequest, full_path: str) -> Project | HttpResponse:
