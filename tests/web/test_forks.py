@@ -5,6 +5,7 @@ refusals create nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gitlab
@@ -152,3 +153,62 @@ def test_fork_in_the_browser(page: Any, sign_in: Any, server_url: str, source: A
     page.goto(f"{server_url}/{source.path_with_namespace}/-/forks/new")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert page.console_errors == []
+
+
+def test_fork_whose_copy_failed(gl: gitlab.Gitlab, source: Any, make_user: Any) -> None:
+    """The source's repository is corrupt on disk: the fork exists, empty, and says it failed
+    (GitLab's `import_status` and `import_error`, and a notice on its home page)."""
+    from django.conf import settings
+
+    from kiln.repositories.storage import repo_path
+
+    forker, forker_gl = make_user("unlucky")
+    head = Path(settings.REPOSITORIES_DIR) / repo_path(Project.objects.get(pk=source.id)) / "HEAD"
+    original = head.read_bytes()
+    head.write_bytes(b"not a ref\n")
+    try:
+        client = client_for(forker)
+        response = client.post(
+            f"/{source.path_with_namespace}/-/forks", {"name": "Upstream", "path": "upstream"}
+        )
+    finally:
+        head.write_bytes(original)
+    assert response.status_code == 302
+    assert response["Location"] == "/unlucky/upstream"
+    fork = forker_gl.projects.get("unlucky/upstream")
+    assert fork.forked_from_project["id"] == source.id
+    assert fork.import_status == "failed"
+    assert fork.import_error == (
+        f"Every fork attempt has failed: Unable to fork project {fork.id}: "
+        "Failed to create fork repository. Please try again."
+    )
+    assert fork.empty_repo is True
+    assert fork.branches.list() == []
+    assert gl.projects.get(source.id).forks_count == 1
+    home = client.get("/unlucky/upstream").content.decode()
+    assert "The fork of this project failed." in home
+    assert f"Unable to fork project {fork.id}" in home
+    assert "successfully forked" not in home
+    # A Developer sees that it failed, not why (GitLab shows `import_error` to maintainers).
+    dev, dev_gl = make_user("unlucky-dev")
+    fork.members.create({"user_id": dev.pk, "access_level": 30})
+    seen = dev_gl.projects.get(fork.id)
+    assert seen.import_status == "failed"
+    assert "import_error" not in seen.attributes
+    dev_home = client_for(dev).get("/unlucky/upstream").content.decode()
+    assert "The fork of this project failed." in dev_home
+    assert "Ask a maintainer to check the import status for more details." in dev_home
+    assert f"Unable to fork project {fork.id}" not in dev_home
+    # The repository is usable: a push to the empty fork works.
+    fork.files.create(
+        {"file_path": "new.txt", "branch": "main", "content": "x", "commit_message": "Start"}
+    )
+    assert [b.name for b in fork.branches.list()] == ["main"]
+
+    # With the source repaired, the next fork copies it and finishes.
+    client.post(f"/{source.path_with_namespace}/-/forks", {"name": "Second", "path": "second"})
+    second = forker_gl.projects.get("unlucky/second")
+    assert (second.import_status, second.import_error) == ("finished", None)
+    assert {b.name for b in second.branches.list()} == {"main", "feature"}
+    assert "The fork of this project failed." not in client.get("/unlucky/second").content.decode()
+    assert gl.projects.get(source.id).import_status == "none"

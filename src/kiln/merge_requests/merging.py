@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -407,22 +408,31 @@ def _remove_source_branch(actor: Actor, mr: MergeRequest) -> None:
 
 
 def _enable_auto_merge(actor: Actor, mr: MergeRequest, options: MergeOptions) -> MergeRequest:
+    """Set (or set again, with new options) the automatic merge. Setting it again exactly as
+    it is changes nothing: no `updated_at`, no `update` event."""
     if not mergeability.state_check(mr, skip_ci=True).ok:
         raise MethodNotAllowed()
     check_sha(mr, options.sha)
     with transaction.atomic():
-        updated = MergeRequest.objects.filter(pk=mr.pk, state=MergeRequestState.OPENED).update(
-            merge_when_pipeline_succeeds=True,
-            merge_user=actor.user,
-            should_remove_source_branch=options.should_remove_source_branch,
-            merge_commit_message=options.merge_commit_message,
-            squash_commit_message=options.squash_commit_message,
-            squash=options.squash if options.squash is not None else mr.squash,
-            updated_at=timezone.now(),
+        locked = (
+            MergeRequest.objects.select_for_update()
+            .filter(pk=mr.pk, state=MergeRequestState.OPENED)
+            .first()
         )
-        if not updated:
+        if locked is None:
             raise MethodNotAllowed()
-        if not mr.merge_when_pipeline_succeeds:
+        values: dict[str, Any] = {
+            "merge_when_pipeline_succeeds": True,
+            "merge_user_id": actor.user.pk if actor.user is not None else None,
+            "should_remove_source_branch": options.should_remove_source_branch,
+            "merge_commit_message": options.merge_commit_message,
+            "squash_commit_message": options.squash_commit_message,
+            "squash": options.squash if options.squash is not None else locked.squash,
+        }
+        if all(getattr(locked, name) == value for name, value in values.items()):
+            return _fresh(mr)
+        MergeRequest.objects.filter(pk=mr.pk).update(**values, updated_at=timezone.now())
+        if not locked.merge_when_pipeline_succeeds:
             planning.system_note(
                 actor,
                 mr,

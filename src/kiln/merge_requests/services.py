@@ -396,7 +396,9 @@ def apply_changes(
 
     The caller authorized `update_merge_request` (or runs quick actions, each of which checked
     its own availability); metadata additionally needs `admin_merge_request`. `notify` sends
-    the `update` event (not while the merge request is being created).
+    the `update` event (not while the merge request is being created). Changes that change
+    nothing (the values it already has) leave the row alone: no `updated_at`, no event, as
+    GitLab's UpdateService saves nothing and Rails keeps the timestamp.
     """
     changes = {k: v for k, v in changes.items() if k in UPDATE_KEYS}
     if not can(actor, "admin_merge_request", mr):
@@ -425,8 +427,9 @@ def apply_changes(
             mr.title = new_title
             fields.add("title")
             _draft_note_on_title_change(actor, mr, old, new_title)
-    mr.draft = is_draft_title(mr.title)
-    fields.add("draft")
+    if is_draft_title(mr.title) != mr.draft:
+        mr.draft = is_draft_title(mr.title)
+        fields.add("draft")
 
     if (description := changes.get("description")) is not None and description != mr.description:
         planning.mention_todos(actor, mr, _new_text(mr.description, description))
@@ -481,22 +484,26 @@ def apply_changes(
             verb = "locked" if lock else "unlocked"
             planning.system_note(actor, mr, f"{verb} the discussion in this merge request", verb)
 
-    if changes.get("remove_source_branch") is not None:
-        mr.force_remove_source_branch = bool(changes["remove_source_branch"])
-        fields.add("force_remove_source_branch")
-    if changes.get("squash") is not None and project.squash_option not in ("always", "never"):
-        mr.squash = bool(changes["squash"])
-        fields.add("squash")
-    if changes.get("allow_collaboration") is not None:
-        mr.allow_collaboration = bool(changes["allow_collaboration"])
-        fields.add("allow_collaboration")
+    flags = {
+        "force_remove_source_branch": changes.get("remove_source_branch"),
+        "allow_collaboration": changes.get("allow_collaboration"),
+    }
+    if project.squash_option not in ("always", "never"):
+        flags["squash"] = changes.get("squash")
+    for name, flag in flags.items():
+        if flag is not None and bool(flag) != getattr(mr, name):
+            setattr(mr, name, bool(flag))
+            fields.add(name)
 
     if "milestone_id" in changes:
         _change_milestone(actor, mr, changes["milestone_id"], fields)
 
-    _change_labels(actor, mr, changes)
-    _change_people(actor, mr, changes, kind="assignee", notify=notify)
-    _change_people(actor, mr, changes, kind="reviewer", notify=notify)
+    # Labels, assignees and reviewers live in their own tables; a change to them is a change.
+    associations = [
+        _change_labels(actor, mr, changes),
+        _change_people(actor, mr, changes, kind="assignee", notify=notify),
+        _change_people(actor, mr, changes, kind="reviewer", notify=notify),
+    ]
 
     state_event = changes.get("state_event")
     if state_event == "close" and mr.state == MergeRequestState.OPENED:
@@ -525,6 +532,8 @@ def apply_changes(
         planning.record_event(actor, mr, "reopened")
         hooks.notify_after_commit(mr, "reopen", actor)
 
+    if not fields and not any(associations):
+        return
     mr.updated_at = timezone.now()
     mr.updated_by = actor.user
     fields |= {"updated_at", "updated_by"}
@@ -585,11 +594,12 @@ def _change_milestone(actor: Actor, mr: MergeRequest, value: Any, fields: set[st
         planning.system_note(actor, mr, f'changed milestone to %"{title}"', "milestone")
 
 
-def _change_labels(actor: Actor, mr: MergeRequest, changes: dict[str, Any]) -> None:
+def _change_labels(actor: Actor, mr: MergeRequest, changes: dict[str, Any]) -> bool:
+    """Whether the labels changed."""
     keys = ("labels", "add_labels", "remove_labels", "label_ids", "add_label_ids",
             "remove_label_ids")  # fmt: skip
     if not any(changes.get(k) is not None for k in keys):
-        return
+        return False
     current = {label.pk: label for label in mr.labels.all()}
     wanted = dict(current)
     project = mr.project
@@ -617,7 +627,7 @@ def _change_labels(actor: Actor, mr: MergeRequest, changes: dict[str, Any]) -> N
     added = [label for pk, label in wanted.items() if pk not in current]
     removed = [label for pk, label in current.items() if pk not in wanted]
     if not added and not removed:
-        return
+        return False
     MergeRequestLabel.objects.filter(
         merge_request=mr, label_id__in=[label.pk for label in removed]
     ).delete()
@@ -625,11 +635,13 @@ def _change_labels(actor: Actor, mr: MergeRequest, changes: dict[str, Any]) -> N
         [MergeRequestLabel(merge_request=mr, label=label) for label in added]
     )
     planning.record_label_changes(actor, mr, added, removed)
+    return True
 
 
 def _change_people(
     actor: Actor, mr: MergeRequest, changes: dict[str, Any], *, kind: str, notify: bool = True
-) -> None:
+) -> bool:
+    """Whether the assignees (or reviewers) changed."""
     model: Any = MergeRequestAssignee if kind == "assignee" else MergeRequestReviewer
     replace, add, remove = (
         changes.get(f"{kind}_ids"),
@@ -637,7 +649,7 @@ def _change_people(
         changes.get(f"remove_{kind}_ids"),
     )
     if replace is None and add is None and remove is None:
-        return
+        return False
     current = list(model.objects.filter(merge_request=mr).values_list("user_id", flat=True))
     wanted = list(current)
     limit = MAX_ASSIGNEES if kind == "assignee" else MAX_REVIEWERS
@@ -652,7 +664,7 @@ def _change_people(
     added = [i for i in wanted if i not in current]
     removed = [i for i in current if i not in wanted]
     if not added and not removed:
-        return
+        return False
     model.objects.filter(merge_request=mr, user_id__in=removed).delete()
     model.objects.bulk_create([model(merge_request=mr, user_id=i) for i in added])
     if notify:
@@ -677,6 +689,7 @@ def _change_people(
             )
         action = "reviewer"
     planning.system_note(actor, mr, " and ".join(parts), action)
+    return True
 
 
 def refresh_diff(mr: MergeRequest) -> bool:

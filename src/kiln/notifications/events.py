@@ -14,16 +14,16 @@ class Event:
     action: "open", "close", "reopen", "merge", "reassign", "review_request", "mention",
         "push", "note", "approve", "unapprove", "merge_when_pipeline_succeeds" (merge
         requests), "due", "move" (issues); for pipelines the status the email reports:
-        "failed", "success" or "fixed".
-    target_type / target_id: "Issue", "MergeRequest" or "Pipeline" and its row id; for
-        "Commit" the project's id, with the commit in `target_sha`.
-    actor_id: who did it (never notified of it); None for what nobody did (an issue coming
-        due, a pipeline finishing).
+        "failed", "success" or "fixed"; "moved" (projects).
+    target_type / target_id: "Issue", "MergeRequest", "Pipeline" or "Project" and its row
+        id; for "Commit" the project's id, with the commit in `target_sha`.
+    actor_id: who did it (never notified of it, but of a moved project); None for what
+        nobody did (an issue coming due, a pipeline finishing).
     note_id: the new note ("note").
     previous_ids / current_ids: assignees or reviewers before and after ("reassign",
         "review_request"); the newly mentioned users ("mention").
     extra: what the message shows beyond the target (new commits of a push, the moved
-        issue's copy).
+        issue's copy, a moved project's `old_path`).
     target_sha: the commit of a "Commit" target.
     """
 
@@ -78,6 +78,7 @@ CUSTOM_ACTIONS: dict[tuple[str, str], str] = {
     ("Pipeline", "failed"): "failed_pipeline",
     ("Pipeline", "fixed"): "fixed_pipeline",
     ("Pipeline", "success"): "success_pipeline",
+    ("Project", "moved"): "moved_project",
 }
 
 

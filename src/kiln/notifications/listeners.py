@@ -1,6 +1,7 @@
 """What notifications plug into the packages below at start-up: the issue and merge request
-listeners, the note listener, the pipeline listener of CI, the daily due-date run of the
-worker's periodic scheduler, and the namespace hook for deleted groups."""
+listeners, the note listener, the pipeline listener of CI, the moved-project listener, the
+daily due-date run of the worker's periodic scheduler, and the namespace hook for deleted
+groups."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from kiln.notifications.tasks import (
     send_issue_due_notifications,
     send_notification,
 )
+from kiln.projects.models import Project
+from kiln.projects.observers import register_project_moved_listener
 
 log = logging.getLogger(__name__)
 
@@ -162,10 +165,24 @@ def on_pipeline_status(pipeline: Pipeline, status: str) -> None:
         _send(Event(action=which, target_type="Pipeline", target_id=pipeline.pk, actor_id=None))
 
 
+def on_project_moved(project: Project, old_full_path: str, actor: Actor) -> None:
+    """A project was transferred or got a new path (after commit): email its maintainers."""
+    _send(
+        Event(
+            action="moved",
+            target_type="Project",
+            target_id=project.pk,
+            actor_id=actor.user_id,
+            extra={"old_path": old_full_path},
+        )
+    )
+
+
 register_issue_listener(on_issue)
 register_merge_request_listener(on_merge_request)
 register_note_listener(on_note)
 register_pipeline_listener(on_pipeline_status)
+register_project_moved_listener(on_project_moved)
 # Hourly; the task itself runs once a day (see `send_issue_due_notifications`).
 register_periodic(
     Periodic("notifications.issue_due", dt.timedelta(hours=1), send_issue_due_notifications.enqueue)

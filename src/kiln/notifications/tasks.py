@@ -16,7 +16,7 @@ from django_tasks import task
 from kiln.accounts.models import User
 from kiln.ci.periodic import claim_run
 from kiln.issues.models import Issue, IssueState
-from kiln.notifications import emails, pipelines, recipients
+from kiln.notifications import emails, pipelines, projects, recipients
 from kiln.notifications.events import Event
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ ISSUE_DUE_RUN = "notifications.issue_due.day"
 def _messages(event: Event) -> list[EmailMessage]:
     if event.target_type == "Pipeline":
         return pipelines.pipeline_messages(event)
+    if event.target_type == "Project":
+        return projects.moved_project_messages(event)
     ctx = recipients.context_for(event)
     if ctx is None:
         return []

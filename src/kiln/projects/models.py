@@ -58,6 +58,11 @@ class Project(models.Model):
     forked_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
     )
+    # GitLab's import state, which forks go through too: "none" (neither imported nor
+    # forked), "scheduled" (the fork's copy is waiting for its creation to commit),
+    # "finished", "failed" (with `import_error`, shown to those who administer the project).
+    import_status = models.CharField(max_length=16, default="none")
+    import_error = models.TextField(null=True, blank=True)  # noqa: DJ001 (GitLab shows null)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     last_activity_at = models.DateTimeField(default=timezone.now)

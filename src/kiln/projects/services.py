@@ -47,6 +47,7 @@ from kiln.projects.models import (
     Star,
     Topic,
 )
+from kiln.projects.observers import project_moved_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -545,7 +546,8 @@ def update_project(
     any `visibility` (even unchanged, as GitLab) `change_visibility_level` (Owner);
     `ci_delete_pipelines_in_seconds` `destroy_pipeline` (Owner). Admin-only settings
     (`max_artifacts_size`) from anyone else, and the email setting from non-owners, are
-    dropped, as GitLab drops them."""
+    dropped, as GitLab drops them. A new path tells the project's listeners, after commit,
+    that it moved (GitLab's `AfterRenameService`)."""
     settings = dict(settings or {})
     if not can(actor, "admin_project", project):
         raise Forbidden()
@@ -562,6 +564,7 @@ def update_project(
         settings.pop("emails_disabled", None)
     errors = _Errors()
     namespace = project.namespace
+    old_full_path = project.full_path
     changed: list[str] = []
     if name is not None and name != project.name:
         errors.add("name", project_name_errors(name))
@@ -603,6 +606,8 @@ def update_project(
         with transaction.atomic():
             if changed:
                 project.save(update_fields=[*dict.fromkeys(changed), "updated_at"])
+            if "path" in changed:
+                project_moved_after_commit(project, old_full_path, actor)
             if topic_names is not None:
                 _set_topics(project, topic_names)
                 Project.objects.filter(pk=project.pk).update(updated_at=timezone.now())

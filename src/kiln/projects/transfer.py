@@ -11,6 +11,7 @@ from kiln.core.policy import can
 from kiln.namespaces.queries import get_namespace_for
 from kiln.projects.access import forget_project_access
 from kiln.projects.models import Project
+from kiln.projects.observers import project_moved_after_commit
 from kiln.projects.policies import can_transfer_into
 from kiln.projects.services import ensure_owner_membership, path_taken, render_description
 
@@ -32,7 +33,8 @@ def transfer_project(*, actor: Actor, project: Project, namespace: str | int) ->
     (404 "Namespace Not Found"), and the actor must be allowed to put projects there (its owner
     for a personal namespace; Maintainer with `create_projects` in a group). The project's
     visibility drops to the target group's when it was higher. The repository does not move:
-    its storage key never changes.
+    its storage key never changes. Once committed, the project's listeners hear that it moved
+    (its members are emailed the new location).
     """
     if not can(actor, "change_namespace", project):
         raise Forbidden()
@@ -46,6 +48,7 @@ def transfer_project(*, actor: Actor, project: Project, namespace: str | int) ->
     )
     if clash.exists() or path_taken(target, project.path, exclude=project):
         raise TransferFailed("Project with same name or path in target namespace already exists")
+    old_full_path = project.full_path
     try:
         with transaction.atomic():
             locked = Project.objects.select_for_update().get(pk=project.pk)
@@ -58,6 +61,7 @@ def transfer_project(*, actor: Actor, project: Project, namespace: str | int) ->
             fields.append("description_html")
             locked.save(update_fields=fields)
             ensure_owner_membership(locked, actor)
+            project_moved_after_commit(locked, old_full_path, actor)
     except IntegrityError:
         raise TransferFailed(
             "Project with same name or path in target namespace already exists"

@@ -8,6 +8,10 @@ the source's repository (branches, tags and HEAD; `LocalGitStore.fork_repository
 creating an empty one; a fork of one branch (`branches`) then keeps that branch alone. The
 source's `forks_count` counts its forks. An existing project may also be linked to a source
 (`link_fork`) or let go of it (`unlink_fork`), as GitLab's fork relation endpoints do.
+
+A fork goes through GitLab's import states: `scheduled` when created, `finished` once copied,
+`failed` (with GitLab's `import_error`) when the copy failed; the fork then keeps an empty
+repository, and its API entity and home page say that it failed.
 """
 
 from __future__ import annotations
@@ -114,7 +118,8 @@ def fork_project(
             settings=_inherited_settings(project),
         )
         fork.forked_from = project
-        fork.save(update_fields=["forked_from"])
+        fork.import_status = "scheduled"
+        fork.save(update_fields=["forked_from", "import_status"])
         Project.objects.filter(pk=project.pk).update(forks_count=F("forks_count") + 1)
         if branch:
             # Registered after the repository lifecycle's copy (in `create_project`), so it
@@ -223,7 +228,8 @@ def list_forks_for(
 
 def copy_source_repository(project: Project) -> bool:
     """For a new fork: its repository as a copy of its source's. False when `project` is no
-    fork, or its source has no repository (the caller then creates an empty one)."""
+    fork, its source has no repository, or the copy failed (the caller then creates an empty
+    one); a failed copy marks the fork's import `failed`."""
     source_id = (
         Project.objects.filter(pk=project.pk).values_list("forked_from_id", flat=True).first()
     )
@@ -231,13 +237,31 @@ def copy_source_repository(project: Project) -> bool:
         return False
     source = Project.objects.select_related("namespace").filter(pk=source_id).first()
     if source is None or not store().repository_exists(relative_path=repo_path(source)):
+        _set_import_status(project, "finished")
         return False
-    store().fork_repository(
-        source_relative_path=repo_path(source), relative_path=repo_path(project)
-    )
+    try:
+        store().fork_repository(
+            source_relative_path=repo_path(source), relative_path=repo_path(project)
+        )
+    except (GitStoreError, OSError):
+        log.exception("fork repository copy failed", extra={"project_id": project.pk})
+        # GitLab's words, without its disk paths (its worker retries; the copy here runs once).
+        _set_import_status(
+            project,
+            "failed",
+            f"Every fork attempt has failed: Unable to fork project {project.pk}: "
+            "Failed to create fork repository. Please try again.",
+        )
+        return False
     with transaction.atomic():
         sync_project_state(project)
+        _set_import_status(project, "finished")
     return True
+
+
+def _set_import_status(project: Project, status: str, error: str | None = None) -> None:
+    Project.objects.filter(pk=project.pk).update(import_status=status, import_error=error)
+    project.import_status, project.import_error = status, error
 
 
 def fork_deleted(project: Project) -> None:

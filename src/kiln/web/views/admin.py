@@ -28,16 +28,14 @@ from kiln.core.errors import Forbidden, KilnError, NotFound, PlainForbidden
 from kiln.namespaces.queries import search_groups_for
 from kiln.projects.queries import ProjectFilters, list_projects_for
 from kiln.web.context import actor_for
-from kiln.web.views.settings import (
+from kiln.web.views.forms import checked, form_errors, int_or_none
+from kiln.web.views.settings_hooks import (
     SYSTEM_HOOK_EVENTS,
-    checked,
     event_fields,
     event_rows,
-    form_errors,
     hook_attrs,
     hook_form,
     hook_log_context,
-    int_or_none,
     posted_hook_form,
 )
 from kiln.webhooks import queries as hook_queries

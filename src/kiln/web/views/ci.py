@@ -66,7 +66,7 @@ from kiln.web.context import actor_for
 from kiln.web.views import ci_downstream
 from kiln.web.views.ci_log import LOG_POLL_BYTES, LogState, ops_to_html, render_log
 from kiln.web.views.dashboard import paginate
-from kiln.web.views.settings import form_errors
+from kiln.web.views.forms import form_errors
 
 PER_PAGE = 20
 

@@ -25,7 +25,7 @@ from kiln.core.errors import Forbidden, KilnError, NotFound
 from kiln.projects.models import Project
 from kiln.web.context import actor_for
 from kiln.web.views.ci import _base, _ci_project, _page, _redirect, _refs
-from kiln.web.views.settings import form_errors
+from kiln.web.views.forms import form_errors
 
 SCOPES = (("all", "All"), ("active", "Active"), ("inactive", "Inactive"))
 ROWS = 50  # at most this many variables and inputs in one form

@@ -33,7 +33,7 @@ from kiln.projects.models import Project
 from kiln.web.context import actor_for
 from kiln.web.views import ci_triggers
 from kiln.web.views.ci import _admin_project, _base, _page, _redirect
-from kiln.web.views.settings import checked, form_errors, int_or_none
+from kiln.web.views.forms import checked, form_errors, int_or_none
 
 # --- CI/CD settings ----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from kiln.core.errors import Forbidden, KilnError, NotFound
 from kiln.projects.models import Project
 from kiln.web.context import actor_for
 from kiln.web.views.ci import _admin_project, _base, _redirect
-from kiln.web.views.settings import form_errors
+from kiln.web.views.forms import form_errors
 
 NEW_TRIGGER_SESSION_KEY = "kiln_new_pipeline_trigger_token"
 SECTION = "#js-pipeline-triggers"

@@ -21,12 +21,8 @@ from kiln.projects.queries import starred_project_ids
 from kiln.repositories import forks as fork_services
 from kiln.web.context import actor_for, project_or_404
 from kiln.web.views import notes as shared
-from kiln.web.views.settings import (
-    form_errors,
-    transfer_targets,
-    visibility_choices,
-    visibility_from,
-)
+from kiln.web.views.forms import form_errors, visibility_choices, visibility_from
+from kiln.web.views.settings import transfer_targets
 
 
 def _forkable(request: HttpRequest, full_path: str) -> Project | HttpResponse:
@@ -112,7 +108,9 @@ def _create(request: HttpRequest, full_path: str) -> HttpResponse:
         raise Http404(full_path) from None
     except KilnError as exc:
         return _form_page(request, found, form, form_errors(exc), 400)
-    messages.success(request, f"The project '{fork.name}' was successfully forked.")
+    if fork.import_status != "failed":
+        # A failed copy is told on the fork's home page instead.
+        messages.success(request, f"The project '{fork.name}' was successfully forked.")
     return HttpResponseRedirect(f"/{fork.namespace.full_path}/{fork.path}")
 
 

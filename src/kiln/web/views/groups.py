@@ -28,14 +28,14 @@ from kiln.namespaces.policies import can_create_group
 from kiln.namespaces.queries import find_namespace, get_group_for, search_groups_for
 from kiln.projects.queries import ProjectFilters, list_group_projects_for
 from kiln.web.context import actor_for, group_or_404
-from kiln.web.views.members import add_member_from, member_table, update_member_from
-from kiln.web.views.settings import (
+from kiln.web.views.forms import (
     form_errors,
     level_choices,
     refuse_unless,
     visibility_choices,
     visibility_from,
 )
+from kiln.web.views.members import add_member_from, member_table, update_member_from
 
 PER_PAGE = 20
 

@@ -26,15 +26,14 @@ from kiln.namespaces.members import UNSET, EffectiveMember, MemberService, attac
 from kiln.projects import members as project_members
 from kiln.projects.models import Project
 from kiln.web.context import actor_for, project_or_404
-from kiln.web.views.settings import (
-    _base,
-    _page,
+from kiln.web.views.forms import (
     date_or_none,
     form_errors,
     int_or_none,
     level_choices,
     refuse_unless,
 )
+from kiln.web.views.settings import settings_base, settings_page
 
 # The table shows this many members; the search narrows it.
 SHOWN = 200
@@ -171,10 +170,10 @@ def _project_members_page(
         "levels": level_choices(levels),
         "errors": errors,
         "form": form,
-        "action": f"{_base(project)}/-/project_members",
+        "action": f"{settings_base(project)}/-/project_members",
         "kind": "project",
     }
-    return _page(request, "web/settings/project_members.html", project, "members", context)
+    return settings_page(request, "web/settings/project_members.html", project, "members", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -190,7 +189,7 @@ def project_members_page(request: HttpRequest, full_path: str) -> HttpResponse:
     if errors:
         return _project_members_page(request, project, errors, form)
     messages.success(request, f"{form['username']} was added to the project.")
-    return HttpResponseRedirect(f"{_base(project)}/-/project_members")
+    return HttpResponseRedirect(f"{settings_base(project)}/-/project_members")
 
 
 @require_POST
@@ -204,7 +203,7 @@ def update_project_member(request: HttpRequest, full_path: str, user_id: int) ->
     if errors:
         return _project_members_page(request, project, errors, {})
     messages.success(request, "The member's role was updated.")
-    return HttpResponseRedirect(f"{_base(project)}/-/project_members")
+    return HttpResponseRedirect(f"{settings_base(project)}/-/project_members")
 
 
 @require_POST
@@ -218,4 +217,4 @@ def remove_project_member(request: HttpRequest, full_path: str, user_id: int) ->
         messages.success(request, f"You left the '{project.name}' project.")
         return HttpResponseRedirect("/dashboard/projects")
     messages.success(request, "The member was removed from the project.")
-    return HttpResponseRedirect(f"{_base(project)}/-/project_members")
+    return HttpResponseRedirect(f"{settings_base(project)}/-/project_members")

@@ -18,13 +18,8 @@ from kiln.core import appsettings
 from kiln.core.errors import Forbidden, KilnError, NotFound
 from kiln.projects import services as project_services
 from kiln.web.context import actor_for
-from kiln.web.views.settings import (
-    checked,
-    form_errors,
-    transfer_targets,
-    visibility_choices,
-    visibility_from,
-)
+from kiln.web.views.forms import checked, form_errors, visibility_choices, visibility_from
+from kiln.web.views.settings import transfer_targets
 
 
 @require_http_methods(["GET", "POST"])

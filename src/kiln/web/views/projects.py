@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.utils.html import escape
 from django.views.decorators.http import require_http_methods
 
+from kiln.core.actor import Actor
 from kiln.core.errors import KilnError
 from kiln.core.policy import can
 from kiln.core.urls import base_url, ssh_clone_base
@@ -74,6 +75,7 @@ def home(request: HttpRequest, full_path: str) -> HttpResponse:
         "starred": project.pk in starred_project_ids(actor, [project.pk]),
         "signed_in": actor.user is not None,
         "can_fork": can_fork_project(actor, project),
+        "fork_failure": _fork_failure(actor, project),
     }
     empty = not read_code or project.empty_repo or queries.is_empty(project)
     context["empty"] = empty
@@ -102,6 +104,16 @@ def home(request: HttpRequest, full_path: str) -> HttpResponse:
         history_url=repo.project_url(project, "commits", ref),
     )
     return render(request, "web/projects/home.html", context)
+
+
+def _fork_failure(actor: Actor, project: Project) -> str | None:
+    """Why the fork's repository copy failed: the error for those who administer the project,
+    GitLab's pointer to a maintainer for everyone else; None unless it failed."""
+    if project.import_status != "failed":
+        return None
+    if can(actor, "admin_project", project) and project.import_error:
+        return project.import_error
+    return "Ask a maintainer to check the import status for more details."
 
 
 def _readme(

@@ -290,9 +290,9 @@ def _full(
     if admin:
         data["import_url"] = None
         data["import_type"] = None
-    data["import_status"] = "none"
+    data["import_status"] = project.import_status
     if single and admin:
-        data["import_error"] = None
+        data["import_error"] = project.import_error
     if issues:
         # TODO(issues issue): the count of open issues.
         data["open_issues_count"] = 0
