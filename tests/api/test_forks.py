@@ -37,7 +37,7 @@ def test_fork_into_own_namespace_and_clone_it(
     assert fork.forked_from_project["path_with_namespace"] == source.path_with_namespace
     assert fork.visibility == "public"
     assert fork.default_branch == "main"
-    assert fork.import_status == "none"
+    assert fork.import_status == "finished"  # copied when its creation committed
     project = forker_gl.projects.get(fork.id)
     assert project.forked_from_project["id"] == source.id
     assert project.empty_repo is False
