@@ -45,11 +45,8 @@ def seed() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from kiln.accounts.services import (
-        create_personal_access_token_unchecked,
-        create_user_unchecked,
-        seed_root,
-    )
+    from kiln.accounts.access_tokens import create_personal_access_token_unchecked
+    from kiln.accounts.services import create_user_unchecked, seed_root
     from kiln.core.access import AccessLevel, Visibility
     from kiln.core.actor import Actor
     from kiln.namespaces.groups import create_group

@@ -54,12 +54,9 @@ def seed() -> None:
     from django.core.management import call_command
     from django.db import transaction
 
+    from kiln.accounts.access_tokens import create_personal_access_token_unchecked
     from kiln.accounts.models import User
-    from kiln.accounts.services import (
-        create_personal_access_token_unchecked,
-        create_user_unchecked,
-        seed_root,
-    )
+    from kiln.accounts.services import create_user_unchecked, seed_root
     from kiln.core.access import AccessLevel, Visibility
     from kiln.core.actor import Actor
     from kiln.issues.models import InternalId, Issue, IssueAssignee

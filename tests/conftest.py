@@ -120,10 +120,8 @@ def anon_gl(server_url: str) -> gitlab.Gitlab:
 @pytest.fixture
 def make_user(server_url: str) -> Callable[..., tuple[Any, gitlab.Gitlab]]:
     """Create a user with a token; returns (user model, python-gitlab client as that user)."""
-    from kiln.accounts.services import (
-        create_personal_access_token_unchecked,
-        create_user_unchecked,
-    )
+    from kiln.accounts.access_tokens import create_personal_access_token_unchecked
+    from kiln.accounts.services import create_user_unchecked
 
     def make(
         username: str, *, scopes: tuple[str, ...] = ("api",), **fields: Any

@@ -204,8 +204,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     _setup_django()
+    from kiln.accounts.access_tokens import create_personal_access_token_unchecked
     from kiln.accounts.models import User
-    from kiln.accounts.services import create_personal_access_token_unchecked
     from kiln.core.errors import KilnError
 
     user = User.objects.filter(username__iexact=args.user).first()

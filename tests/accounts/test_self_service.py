@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kiln.accounts import self_service, services
+from kiln.accounts import access_tokens, self_service, services
 from kiln.core import appsettings
 from kiln.core.actor import Actor
 from kiln.core.errors import Forbidden, NotFound, PlainForbidden, ValidationFailed
@@ -138,7 +138,9 @@ def test_image_types_by_magic_bytes() -> None:
 
 
 def test_own_tokens_only_on_a_web_session(alice: Any) -> None:
-    token, _ = services.create_personal_access_token_unchecked(user=alice, name="t", scopes=["api"])
+    token, _ = access_tokens.create_personal_access_token_unchecked(
+        user=alice, name="t", scopes=["api"]
+    )
     by_token = Actor(user=alice, scopes=frozenset(["api"]), token=token)
     with pytest.raises(Forbidden):
         self_service.create_own_personal_access_token(actor=by_token, name="x", scopes=["api"])

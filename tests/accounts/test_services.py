@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 
 from kiln.accounts import tokens
-from kiln.accounts.services import (
+from kiln.accounts.access_tokens import (
     create_personal_access_token_unchecked,
-    create_user_unchecked,
     revoke_token_family,
     rotate_personal_access_token,
-    solo_owned_group_ids,
 )
+from kiln.accounts.services import create_user_unchecked, solo_owned_group_ids
 from kiln.core.access import AccessLevel
 from kiln.core.actor import Actor
 from kiln.core.errors import Conflict, ValidationFailed

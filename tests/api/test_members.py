@@ -360,7 +360,7 @@ def test_maintainers_manage_project_members_but_not_owners(
 
 
 def make_token(user: Any) -> str:
-    from kiln.accounts.services import create_personal_access_token_unchecked
+    from kiln.accounts.access_tokens import create_personal_access_token_unchecked
 
     return create_personal_access_token_unchecked(user=user, name="t", scopes=["api"])[1]
 

@@ -52,7 +52,7 @@ def auth(value: str) -> dict[str, str]:
 
 
 def new_token(user: Any, **fields: Any) -> tuple[Any, str]:
-    from kiln.accounts.services import create_personal_access_token_unchecked
+    from kiln.accounts.access_tokens import create_personal_access_token_unchecked
 
     fields.setdefault("name", "extra")
     fields.setdefault("scopes", ["api"])

@@ -245,8 +245,8 @@ def test_list_query_budget(
             username=f"budget{i}", name=f"B {i}", email=f"b{i}@example.com", password=None
         )
     if not admin_token:
+        from kiln.accounts.access_tokens import create_personal_access_token_unchecked
         from kiln.accounts.models import User
-        from kiln.accounts.services import create_personal_access_token_unchecked
 
         viewer = User.objects.get(username="budget0")
         _, value = create_personal_access_token_unchecked(user=viewer, name="t", scopes=["api"])

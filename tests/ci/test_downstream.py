@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from kiln.ci import jobs as job_services
+from kiln.ci import pipeline_actions, storage
 from kiln.ci import pipelines as pipeline_services
 from kiln.ci import statuses as st
-from kiln.ci import storage
 from kiln.ci.models import ArtifactType, Job, JobArtifact, Pipeline, PipelineVariable
 from kiln.core.actor import Actor
 from tests.ci.builders import (
@@ -120,7 +120,7 @@ def test_depend_mirrors_the_child_and_cancel_and_retry(owner: Any) -> None:
 
     # Retrying the child runs the bridge again; its success passes up.
     actor = Actor.for_user(owner)
-    pipeline_services.retry_pipeline(actor=actor, pipeline=child)
+    pipeline_actions.retry_pipeline(actor=actor, pipeline=child)
     _refresh(bridge, parent)
     assert (bridge.status, parent.status) == (st.RUNNING, st.RUNNING)
     assert statuses(parent)["after"] == st.CREATED
@@ -139,7 +139,7 @@ def test_depend_mirrors_the_child_and_cancel_and_retry(owner: Any) -> None:
     assert Pipeline.objects.filter(source_pipeline=parent).count() == 2
 
     # Canceling the parent cancels the running child, and the bridge with it.
-    pipeline_services.cancel_pipeline(actor=actor, pipeline=parent)
+    pipeline_actions.cancel_pipeline(actor=actor, pipeline=parent)
     _refresh(second, retried, parent)
     assert second.status == st.CANCELED
     assert retried.status == st.CANCELED

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kiln.ci import jobs as job_services
-from kiln.ci import pipelines as pipeline_services
+from kiln.ci import pipeline_actions
 from kiln.ci import statuses as st
 from kiln.ci.models import Job, Pipeline
 from kiln.ci.statuses import composite
@@ -219,14 +219,14 @@ c: {stage: two, script: [x]}
     runner = instance_runner()
     running = take(runner).job
     actor = Actor.for_user(owner)
-    pipeline_services.cancel_pipeline(actor=actor, pipeline=pipeline)
+    pipeline_actions.cancel_pipeline(actor=actor, pipeline=pipeline)
     assert statuses(pipeline) == {"a": "canceled", "b": "canceled", "c": "canceled"}
     assert Pipeline.objects.get(pk=pipeline.pk).status == "canceled"
     # The runner learns through its next call on the job.
     with pytest.raises(job_services.JobForbidden) as denied:
         job_services.authenticate_job(running.pk, "whatever")
     assert denied.value.status == 403
-    pipeline_services.retry_pipeline(actor=actor, pipeline=Pipeline.objects.get(pk=pipeline.pk))
+    pipeline_actions.retry_pipeline(actor=actor, pipeline=Pipeline.objects.get(pk=pipeline.pk))
     assert statuses(pipeline) == {"a": "pending", "b": "pending", "c": "created"}
     assert Job.objects.filter(pipeline=pipeline, retried=True).count() == 3
     assert Pipeline.objects.get(pk=pipeline.pk).status == "pending"

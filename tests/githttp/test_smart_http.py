@@ -88,7 +88,7 @@ def test_private_project_access_by_role(
         user, _ = make_user(name)
         project.members.create({"user_id": user.pk, "access_level": level})
         users[name] = user
-    from kiln.accounts.services import create_personal_access_token_unchecked
+    from kiln.accounts.access_tokens import create_personal_access_token_unchecked
 
     def token_for(
         user: Any, scopes: tuple[str, ...] = ("read_repository", "write_repository")

@@ -37,7 +37,7 @@ def user(username: str | None = None, **fields: Any) -> Any:
 
 
 def token(owner: Any, scopes: tuple[str, ...] = ("api",)) -> str:
-    from kiln.accounts.services import create_personal_access_token_unchecked
+    from kiln.accounts.access_tokens import create_personal_access_token_unchecked
 
     _, value = create_personal_access_token_unchecked(user=owner, name="t", scopes=scopes)
     return value

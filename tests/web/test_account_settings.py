@@ -240,8 +240,8 @@ def test_token_form_refusals(alice: Any) -> None:
 
 
 def test_revoke_own_token_but_never_someone_elses(alice: Any, bob: Any) -> None:
+    from kiln.accounts.access_tokens import create_personal_access_token_unchecked
     from kiln.accounts.models import PersonalAccessToken
-    from kiln.accounts.services import create_personal_access_token_unchecked
 
     mine, _ = create_personal_access_token_unchecked(user=alice, name="mine", scopes=["api"])
     theirs, _ = create_personal_access_token_unchecked(user=bob, name="theirs", scopes=["api"])

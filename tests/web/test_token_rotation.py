@@ -9,8 +9,9 @@ from typing import Any
 import requests
 from django.test import Client
 
+from kiln.accounts.access_tokens import create_personal_access_token_unchecked
 from kiln.accounts.models import PersonalAccessToken
-from kiln.accounts.services import create_personal_access_token_unchecked, create_user_unchecked
+from kiln.accounts.services import create_user_unchecked
 
 TOKENS = "/-/user_settings/personal_access_tokens"
 

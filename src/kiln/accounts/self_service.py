@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
+from kiln.accounts.access_tokens import create_personal_access_token_unchecked, max_token_expiry
 from kiln.accounts.models import (
     COLOR_MODES,
     DIFF_VIEWS,
@@ -33,13 +34,10 @@ from kiln.accounts.models import (
     UserState,
 )
 from kiln.accounts.services import (
-    add_errors,
-    create_personal_access_token_unchecked,
     create_user_unchecked,
     delete_user,
     email_errors,
     email_format_errors,
-    max_token_expiry,
     password_errors,
     profile_errors,
     set_state,
@@ -53,6 +51,7 @@ from kiln.core.errors import (
     NotFound,
     PlainForbidden,
     ValidationFailed,
+    add_errors,
 )
 from kiln.core.names import name_errors
 from kiln.core.policy import can

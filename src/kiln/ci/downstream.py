@@ -45,12 +45,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from kiln.ci import statuses as st
+from kiln.ci.commit_files import ProjectIncludeFetcher
 from kiln.ci.config.variables import expand
 from kiln.ci.models import Job, JobKind, Pipeline, PipelineSource, PipelineVariable
 from kiln.ci.pipelines import (
     PipelineError,
     PipelineInput,
-    ProjectIncludeFetcher,
     create_pipeline_unchecked,
     resolve_ref,
 )

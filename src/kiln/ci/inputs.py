@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kiln.ci.commit_files import read_config_text
 from kiln.ci.config.errors import ConfigError
 from kiln.ci.config.loader import load_yaml
-from kiln.ci.pipelines import DEFAULT_CONFIG_PATH, read_config_text, resolve_ref
+from kiln.ci.pipelines import DEFAULT_CONFIG_PATH, resolve_ref
 from kiln.core.errors import InvalidParameter, KilnError, ValidationFailed
 from kiln.projects.models import Project
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiln.ci.commit_files import ProjectIncludeFetcher, read_config_text
 from kiln.ci.config import (
     ConfigErrors,
     PipelinePlan,
@@ -17,10 +18,8 @@ from kiln.ci.pipelines import (
     PipelineError,
     PipelineInput,
     _context,
-    _IncludeFetcher,
     _is_protected,
-    _resolve_ref,
-    read_config_text,
+    resolve_ref,
 )
 from kiln.core.actor import Actor
 from kiln.gitstore import GitStoreError
@@ -42,7 +41,7 @@ class LintResult:
 def _head(project: Project, ref: str | None) -> tuple[str | None, str, bool]:
     wanted = ref or project.default_branch
     try:
-        sha, tag = _resolve_ref(project, wanted)
+        sha, tag = resolve_ref(project, wanted)
     except PipelineError:
         return None, wanted, False
     return sha, wanted, tag
@@ -78,7 +77,7 @@ def lint(
     user = actor.user
     spec = PipelineInput(ref=ref_name, sha=head or "0" * 40, tag=tag, source=PipelineSource.PUSH)
     context = _context(project, spec, user, _is_protected(project, ref_name, tag=tag), {})
-    fetcher = _IncludeFetcher(project, head or "HEAD", actor)
+    fetcher = ProjectIncludeFetcher(project, head or "HEAD", actor)
     result = process_config(content, context, fetcher=fetcher, config_path=config_path)
     if isinstance(result, ConfigErrors):
         return LintResult(False, result.errors, result.warnings, content, result, project, head)

@@ -1,10 +1,11 @@
-"""Creating pipelines (from pushes, the API, the web) and acting on whole pipelines.
+"""Creating pipelines (from pushes, the API, the web); acting on whole pipelines is in
+`kiln.ci.pipeline_actions`, reading their files in `kiln.ci.commit_files`.
 
 Creating one, as GitLab's CreatePipelineService:
 
 1. the ref and its commit are resolved; whether the ref is protected is decided now;
 2. the configuration (`ci_config_path` or `.gitlab-ci.yml`) is read at that commit through
-   gitstore; includes are read through `_IncludeFetcher`, which reads other projects only
+   gitstore; includes are read through `ProjectIncludeFetcher`, which reads other projects only
    when the pipeline's user may read their code;
 3. `kiln.ci.config.process_config` evaluates it with GitLab's predefined variables and the
    instance, group and project variables the pipeline may see;
@@ -23,9 +24,9 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
@@ -33,11 +34,16 @@ from django.utils import timezone
 
 from kiln.accounts.models import User
 from kiln.ci import statuses as st
+from kiln.ci.commit_files import (
+    LazyPaths,
+    ProjectIncludeFetcher,
+    paths_changed,
+    read_config_text,
+    tree_paths,
+)
 from kiln.ci.config import (
-    BundledTemplates,
     ConfigContext,
     ConfigErrors,
-    IncludeNotFoundError,
     JobPlan,
     PipelinePlan,
     PipelineSkipped,
@@ -57,16 +63,15 @@ from kiln.ci.models import (
     PipelineSource,
     PipelineVariable,
 )
+from kiln.ci.pipeline_actions import cancel_children_on_commit
 from kiln.ci.predefined import pipeline_variables
-from kiln.ci.processing import process_pipeline, reset_skipped_successors
+from kiln.ci.processing import process_pipeline
 from kiln.ci.variables import config_layers
 from kiln.core.actor import Actor
-from kiln.core.errors import Forbidden, KilnError, NotFound
-from kiln.core.policy import can
+from kiln.core.errors import Forbidden, KilnError
 from kiln.core.urls import base_url
 from kiln.gitstore import GitStoreError, validate_branch_name, validate_tag_name
 from kiln.projects.models import Project
-from kiln.projects.queries import find_project
 from kiln.repositories import protection
 from kiln.repositories.models import Push
 from kiln.repositories.storage import repo_path, store
@@ -74,7 +79,6 @@ from kiln.repositories.storage import repo_path, store
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = ".gitlab-ci.yml"
-MAX_CONFIG_BYTES = 1024 * 1024
 _SKIP_CI = re.compile(r"\[(ci[ _-]skip|skip[ _-]ci)\]", re.IGNORECASE)
 
 
@@ -90,121 +94,6 @@ class PipelineError(KilnError):
 
     def body(self) -> dict[str, Any]:
         return {"message": {"base": [self.message]}}
-
-
-# --- reading files at the pipeline's commit ---------------------------------------------------
-
-
-def read_config_text(project: Project, revision: str, path: str) -> str | None:
-    """The text of the file at `path` in `revision`, if it is a small enough regular file."""
-    try:
-        blob = store().get_blob_at(
-            relative_path=repo_path(project),
-            revision=revision,
-            path=path,
-            max_size=MAX_CONFIG_BYTES + 1,
-        )
-    except (GitStoreError, ValueError):
-        return None
-    if blob.is_symlink:
-        return None
-    return blob.data.decode("utf-8", errors="replace")
-
-
-class _LazyPaths(Sequence[str]):
-    """The commit's file paths, listed only if a rule asks (`exists:`, wildcard includes)."""
-
-    def __init__(self, load: Callable[[], list[str]]) -> None:
-        self._load = load
-        self._paths: list[str] | None = None
-
-    def _all(self) -> list[str]:
-        if self._paths is None:
-            self._paths = self._load()
-        return self._paths
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[str]: ...
-
-    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
-        return self._all()[index]
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-
-def _tree_paths(project: Project, revision: str) -> list[str]:
-    try:
-        entries = store().list_tree(
-            relative_path=repo_path(project), revision=revision, recursive=True
-        )
-    except GitStoreError:
-        return []
-    return [entry.path for entry in entries if entry.type == "blob"]
-
-
-def _changed_paths(project: Project, before: str, after: str) -> list[str]:
-    try:
-        diffs = store().diff(
-            relative_path=repo_path(project),
-            from_revision=before,
-            to_revision=after,
-            max_patch_bytes=1,
-        )
-    except GitStoreError:
-        return []
-    paths: list[str] = []
-    for item in diffs:
-        for path in (item.old_path, item.new_path):
-            if path and path not in paths:
-                paths.append(path)
-    return paths
-
-
-class _IncludeFetcher:
-    """`include:` sources for one pipeline; other projects only as the pipeline's user."""
-
-    def __init__(self, project: Project, sha: str, actor: Actor) -> None:
-        self._project = project
-        self.sha = sha
-        self.actor = actor
-        self.paths = _LazyPaths(lambda: _tree_paths(project, sha))
-        self.templates = BundledTemplates()
-
-    def local(self, path: str) -> str | None:
-        return read_config_text(self._project, self.sha, path.lstrip("/"))
-
-    def local_paths(self) -> Sequence[str]:
-        return self.paths
-
-    def project(self, project: str, ref: str | None, path: str) -> str | None:
-        other = find_project(project)
-        if other is None or not can(self.actor, "read_code", other):
-            raise IncludeNotFoundError("project")
-        revision = ref or other.default_branch
-        try:
-            sha = store().resolve_revision(relative_path=repo_path(other), revision=revision)
-        except (GitStoreError, ValueError):
-            sha = None
-        if sha is None:
-            raise IncludeNotFoundError("ref")
-        return read_config_text(other, sha, path.lstrip("/"))
-
-    def template(self, name: str) -> str | None:
-        return self.templates(name)
-
-    def remote(self, url: str) -> str | None:
-        return None
-
-    def artifact(self, job: str, path: str) -> str | None:
-        # Only child pipelines read artifacts (kiln.ci.downstream's fetcher).
-        return None
 
 
 # --- creating -------------------------------------------------------------------------------
@@ -448,7 +337,7 @@ def _context(
         )
     )
     layers = config_layers(project, protected=protected)
-    paths = _LazyPaths(lambda: _tree_paths(project, spec.sha))
+    paths = LazyPaths(lambda: tree_paths(project, spec.sha))
     return ConfigContext(
         source=spec.source,  # type: ignore[arg-type]
         ref=spec.ref,
@@ -467,7 +356,7 @@ def _context(
     )
 
 
-def _lazy_exists(paths: _LazyPaths) -> Callable[[str], bool]:
+def _lazy_exists(paths: LazyPaths) -> Callable[[str], bool]:
     checker: list[Callable[[str], bool]] = []
 
     def exists(pattern: str) -> bool:
@@ -492,7 +381,7 @@ def create_pipeline_unchecked(
     user: User | None,
     spec: PipelineInput,
     config: str | None = None,
-    fetcher: _IncludeFetcher | None = None,
+    fetcher: ProjectIncludeFetcher | None = None,
     bridge: Job | None = None,
 ) -> Created:
     """Create a pipeline for `spec` as `user`. The caller authorized it (a push was allowed,
@@ -515,7 +404,7 @@ def create_pipeline_unchecked(
         result = process_config(
             text,
             context,
-            fetcher=fetcher or _IncludeFetcher(project, spec.sha, actor),
+            fetcher=fetcher or ProjectIncludeFetcher(project, spec.sha, actor),
             # A child's configuration is the bridge's include list, not a file of its own.
             config_path=config_path if config is None else "",
         )
@@ -624,7 +513,7 @@ def auto_cancel_redundant(pipeline: Pipeline) -> list[int]:
                 pipeline_id=candidate.pk, retried=False, status__in=st.CANCELABLE
             ).update(status=st.CANCELED, finished_at=now, updated_at=now)
             process_pipeline(candidate.pk)
-            _cancel_children_on_commit(candidate.pk)
+            cancel_children_on_commit(candidate.pk)
             canceled.append(candidate.pk)
     if canceled:
         log.info("auto-canceled redundant pipelines", extra={"ids": canceled, "by": pipeline.pk})
@@ -675,8 +564,8 @@ def create_pipeline(
     sha, tag = resolve_ref(project, ref)
     if not policies.can_update_ref(actor, project, ref, tag=tag):
         raise Forbidden()
-    parsed = tuple(_pipeline_variable(item) for item in variables)
-    if parsed and not _may_set_variables(actor, project):
+    parsed = tuple(parse_pipeline_variable(item) for item in variables)
+    if parsed and not may_set_variables(actor, project):
         raise PipelineError("Insufficient permissions to set pipeline variables")
     assert actor.user is not None
     created = create_pipeline_unchecked(
@@ -697,7 +586,7 @@ def create_pipeline(
     return created.pipeline
 
 
-def _pipeline_variable(item: Mapping[str, Any]) -> tuple[str, str, str]:
+def parse_pipeline_variable(item: Mapping[str, Any]) -> tuple[str, str, str]:
     from kiln.core.errors import InvalidParameter
 
     key = str(item.get("key", "")).strip()
@@ -709,7 +598,7 @@ def _pipeline_variable(item: Mapping[str, Any]) -> tuple[str, str, str]:
     return key, str(item.get("value", "")), kind
 
 
-def _may_set_variables(actor: Actor, project: Project) -> bool:
+def may_set_variables(actor: Actor, project: Project) -> bool:
     if not project.restrict_user_defined_variables:
         return True
     from kiln.core.access import AccessLevel
@@ -744,7 +633,7 @@ def create_pipelines_for_pushes(pushes: list[Push]) -> None:
                 source=PipelineSource.PUSH,
                 before_sha=push.before,
                 changed_paths=(
-                    _LazyPaths(lambda p=project, b=before, a=push.after: _changed_paths(p, b, a))  # type: ignore[misc]
+                    LazyPaths(lambda p=project, b=before, a=push.after: paths_changed(p, b, a))  # type: ignore[misc]
                     if before is not None and push.is_branch
                     else None
                 ),
@@ -752,99 +641,3 @@ def create_pipelines_for_pushes(pushes: list[Push]) -> None:
             create_pipeline_unchecked(project=project, user=push.author, spec=spec)
         except Exception:
             log.exception("could not create a pipeline for a push", extra={"push_id": push.pk})
-
-
-# --- whole-pipeline actions -------------------------------------------------------------------
-
-
-def _authorize(actor: Actor, action: str, pipeline: Pipeline) -> None:
-    if not can(actor, action, pipeline):
-        raise Forbidden()
-
-
-def cancel_pipeline(*, actor: Actor, pipeline: Pipeline) -> Pipeline:
-    """Cancel every job that has not finished (GitLab's `cancel_running`)."""
-    _authorize(actor, "cancel_pipeline", pipeline)
-    now = timezone.now()
-    with transaction.atomic():
-        Job.objects.filter(pipeline=pipeline, retried=False, status__in=st.CANCELABLE).update(
-            status=st.CANCELED, finished_at=now, updated_at=now
-        )
-        process_pipeline(pipeline.pk)
-        _cancel_children_on_commit(pipeline.pk)
-    pipeline.refresh_from_db()
-    return pipeline
-
-
-def _cancel_children_on_commit(pipeline_id: int) -> None:
-    """Child pipelines are canceled with their parent (GitLab's `cascade_to_children`)."""
-    from kiln.ci.downstream import cancel_children
-
-    transaction.on_commit(lambda: cancel_children(pipeline_id))
-
-
-def retry_pipeline(*, actor: Actor, pipeline: Pipeline) -> Pipeline:
-    """Retry every failed or canceled job and restart what they skipped."""
-    from kiln.ci.jobs import clone_for_retry
-
-    _authorize(actor, "retry_pipeline", pipeline)
-    assert actor.user is not None
-    with transaction.atomic():
-        failed = list(
-            Job.objects.select_for_update()
-            .filter(pipeline=pipeline, retried=False, status__in=(st.FAILED, st.CANCELED))
-            .select_related("project")
-        )
-        if not failed and pipeline.status not in (st.FAILED, st.CANCELED):
-            raise Forbidden()
-        for job in failed:
-            clone_for_retry(job, user=actor.user)
-        reset_skipped_successors(pipeline, {job.name for job in failed})
-        process_pipeline(pipeline.pk)
-        pipeline.refresh_from_db()
-        if pipeline.source_job_id is not None:
-            from kiln.ci.downstream import bridge_follows_retry
-
-            bridge_follows_retry(actor=actor, pipeline=pipeline)
-    pipeline.refresh_from_db()
-    return pipeline
-
-
-def delete_pipeline(*, actor: Actor, pipeline: Pipeline) -> None:
-    """Delete the pipeline, its jobs, their logs and artifacts (files after commit)."""
-    from kiln.ci import storage
-    from kiln.ci.models import JobArtifact
-
-    _authorize(actor, "destroy_pipeline", pipeline)
-    job_ids = list(pipeline.jobs.values_list("pk", flat=True))
-    paths = list(
-        JobArtifact.objects.filter(job_id__in=job_ids).values_list("storage_path", flat=True)
-    )
-    with transaction.atomic():
-        pipeline.delete()
-
-        def remove_files() -> None:
-            for path in paths:
-                storage.delete_artifact(path)
-            for job_id in job_ids:
-                storage.delete_trace(job_id)
-
-        transaction.on_commit(remove_files)
-
-
-def get_pipeline(project: Project, pipeline_id: int) -> Pipeline:
-    found = (
-        Pipeline.objects.select_related("project__namespace", "user")
-        .filter(project=project, pk=pipeline_id)
-        .first()
-    )
-    if found is None:
-        raise NotFound()
-    return found
-
-
-# Shared with schedules and triggers (kiln.ci.schedules, kiln.ci.triggers) and lint.
-_resolve_ref = resolve_ref
-parse_pipeline_variable = _pipeline_variable
-may_set_variables = _may_set_variables
-ProjectIncludeFetcher = _IncludeFetcher

@@ -6,6 +6,7 @@ Services raise these; entry points (API, web, git transports) translate them. Ea
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 
@@ -64,6 +65,12 @@ class InvalidParameter(KilnError):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.message}
+
+
+def add_errors(errors: dict[str, list[str]], field: str, messages: Iterable[str]) -> None:
+    """Collect `messages` under `field` for a `ValidationFailed` (none: nothing is added)."""
+    for message in messages:
+        errors.setdefault(field, []).append(message)
 
 
 class ValidationFailed(KilnError):

@@ -7,7 +7,8 @@ import binascii
 
 from django.http import HttpRequest
 
-from kiln.accounts.services import authenticate_password, find_token
+from kiln.accounts.access_tokens import find_token
+from kiln.accounts.services import authenticate_password
 from kiln.ci.jobtokens import GIT_USERNAME, actor_for_job_token
 from kiln.core.actor import Actor
 from kiln.core.errors import Unauthorized

@@ -20,7 +20,7 @@ from django.db.models.functions import Lower
 
 from kiln.core.access import AccessLevel, Visibility
 from kiln.core.actor import Actor
-from kiln.core.errors import Forbidden, PlainBadRequest, ValidationFailed
+from kiln.core.errors import Forbidden, PlainBadRequest, ValidationFailed, add_errors
 from kiln.core.names import name_errors, namespace_path_errors
 from kiln.core.policy import can
 from kiln.namespaces import hooks
@@ -114,11 +114,6 @@ def _name_taken(name: str, parent: Namespace | None, *, exclude: Namespace | Non
     return qs.exists()
 
 
-def _add_error(errors: dict[str, list[str]], key: str, messages: list[str]) -> None:
-    if messages:
-        errors.setdefault(key, []).extend(messages)
-
-
 def _descendants(group: Namespace) -> QuerySet[Namespace]:
     return Namespace.objects.filter(traversal_ids__startswith=group.traversal_ids + "/")
 
@@ -199,18 +194,18 @@ def create_group(
         visibility = Visibility.PRIVATE
 
     errors: dict[str, list[str]] = {}
-    _add_error(errors, "name", group_name_errors(name))
+    add_errors(errors, "name", group_name_errors(name))
     if "name" not in errors and _name_taken(name, parent):
-        _add_error(errors, "name", [TAKEN])
+        add_errors(errors, "name", [TAKEN])
     for key, messages in _settings_errors(settings).items():
-        _add_error(errors, key, messages)
+        add_errors(errors, key, messages)
     path_errors = group_path_errors(path, top_level=parent is None)
     if not path_errors and _path_taken(path, parent):
         path_errors.append(TAKEN)
-    _add_error(errors, "path", path_errors)
+    add_errors(errors, "path", path_errors)
     if parent is not None and parent.depth > NUMBER_OF_ANCESTORS_ALLOWED:
-        _add_error(errors, "parent_id", [NESTING_MESSAGE])
-    _add_error(errors, "visibility_level", _visibility_errors(None, visibility, parent))
+        add_errors(errors, "parent_id", [NESTING_MESSAGE])
+    add_errors(errors, "visibility_level", _visibility_errors(None, visibility, parent))
     if errors:
         raise ValidationFailed(errors)
 
@@ -283,19 +278,19 @@ def update_group(*, actor: Actor, group: Namespace, **changes: Any) -> Namespace
         parent = group.parent
         errors: dict[str, list[str]] = {}
         if name is not None and name != group.name:
-            _add_error(errors, "name", group_name_errors(name))
+            add_errors(errors, "name", group_name_errors(name))
             if "name" not in errors and _name_taken(name, parent, exclude=group):
-                _add_error(errors, "name", [TAKEN])
+                add_errors(errors, "name", [TAKEN])
         for key, messages in _settings_errors(settings).items():
-            _add_error(errors, key, messages)
+            add_errors(errors, key, messages)
         if path is not None and path != group.path:
             path_errors = group_path_errors(path, top_level=parent is None)
             if not path_errors and _path_taken(path, parent, exclude=group):
                 path_errors.append(TAKEN)
-            _add_error(errors, "path", path_errors)
+            add_errors(errors, "path", path_errors)
         level = settings.get("visibility_level")
         if level is not None and level != group.visibility_level:
-            _add_error(errors, "visibility_level", _visibility_errors(group, level, parent))
+            add_errors(errors, "visibility_level", _visibility_errors(group, level, parent))
         if errors:
             raise ValidationFailed(errors)
 

@@ -61,7 +61,7 @@ def _token_user_id(request: HttpRequest) -> int | None:
     value = presented_token(request)
     if value is None:
         return None
-    from kiln.accounts.services import find_token
+    from kiln.accounts.access_tokens import find_token
 
     token = find_token(value)
     # Left for the API's authentication, so the token is looked up once per request.

@@ -13,8 +13,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.security.base import AuthBase
 
+from kiln.accounts.access_tokens import authenticate_token
 from kiln.accounts.models import User, UserState
-from kiln.accounts.services import authenticate_token
 from kiln.accounts.tokens import presented_token as presented_token  # re-exported for endpoints
 from kiln.ci.jobtokens import actor_for_job_token
 from kiln.core.actor import Actor

@@ -20,8 +20,8 @@ from kiln.api.v4.presenters.ci import (
     pipeline_entity,
     pipeline_variable_entity,
 )
+from kiln.ci import pipeline_actions, queries
 from kiln.ci import pipelines as services
-from kiln.ci import queries
 from kiln.ci.inputs import pipeline_inputs
 from kiln.ci.models import JobKind, PipelineVariable
 from kiln.core.errors import MissingParameter, NotFound
@@ -80,7 +80,9 @@ def get_pipeline(request: HttpRequest, id: PathStr, pipeline_id: int) -> dict[st
 def delete_pipeline(request: HttpRequest, id: PathStr, pipeline_id: int) -> HttpResponse:
     actor = require_user(request)
     project = queries.get_ci_project_for(actor, id)
-    services.delete_pipeline(actor=actor, pipeline=queries.get_pipeline_for(project, pipeline_id))
+    pipeline_actions.delete_pipeline(
+        actor=actor, pipeline=queries.get_pipeline_for(project, pipeline_id)
+    )
     return HttpResponse(status=204)
 
 
@@ -159,7 +161,7 @@ def test_report_summary(request: HttpRequest, id: PathStr, pipeline_id: int) -> 
 def retry_pipeline(request: HttpRequest, id: PathStr, pipeline_id: int) -> Status[dict[str, Any]]:
     actor = require_user(request)
     project = queries.get_ci_project_for(actor, id)
-    pipeline = services.retry_pipeline(
+    pipeline = pipeline_actions.retry_pipeline(
         actor=actor, pipeline=queries.get_pipeline_for(project, pipeline_id)
     )
     return Status(201, pipeline_entity(pipeline, request))
@@ -169,7 +171,7 @@ def retry_pipeline(request: HttpRequest, id: PathStr, pipeline_id: int) -> Statu
 def cancel_pipeline(request: HttpRequest, id: PathStr, pipeline_id: int) -> dict[str, Any]:
     actor = require_user(request)
     project = queries.get_ci_project_for(actor, id)
-    pipeline = services.cancel_pipeline(
+    pipeline = pipeline_actions.cancel_pipeline(
         actor=actor, pipeline=queries.get_pipeline_for(project, pipeline_id)
     )
     return pipeline_entity(pipeline, request)

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 from pydantic import ConfigDict
 
-from kiln.accounts import queries, services
+from kiln.accounts import access_tokens, queries, services
 from kiln.accounts.models import PersonalAccessToken, SSHKey, TokenScope, User
 from kiln.api.v4.auth import (
     InsufficientScope,
@@ -422,7 +422,7 @@ def create_user_personal_access_token(
     if not scopes or any(s not in TokenScope.values for s in scopes):
         raise InvalidParameter("scopes does not have a valid value")
     actor, user = _admin_target(request, user_id)
-    token, value = services.create_personal_access_token(
+    token, value = access_tokens.create_personal_access_token(
         actor=actor,
         user=user,
         name=params.name or "",
@@ -475,10 +475,10 @@ def _token_auth(
         if value is None:
             return authenticate_request(request)
         try:
-            token = services.authenticate_token(value)
-        except services.TokenRevoked as exc:
+            token = access_tokens.authenticate_token(value)
+        except access_tokens.TokenRevoked as exc:
             if rotation:
-                services.revoke_token_family(token=exc.token)
+                access_tokens.revoke_token_family(token=exc.token)
             raise
         check_user_state(token.user)
         actor = Actor(user=token.user, scopes=frozenset(token.scopes), token=token)
@@ -507,7 +507,7 @@ def get_own_personal_access_token(request: HttpRequest) -> dict[str, Any]:
 @router.delete("/personal_access_tokens/self", auth=_token_auth(scopes=None, rotation=False))
 def revoke_own_personal_access_token(request: HttpRequest) -> HttpResponse:
     actor, token = _presented_token_of(request)
-    services.revoke_personal_access_token(actor=actor, token=token)
+    access_tokens.revoke_personal_access_token(actor=actor, token=token)
     return _no_content()
 
 
@@ -525,7 +525,7 @@ def rotate_own_personal_access_token(
     actor = require_user(request)
     if actor.token is None:
         raise MethodNotAllowed()
-    token, value = services.rotate_personal_access_token(
+    token, value = access_tokens.rotate_personal_access_token(
         actor=actor, token=actor.token, expires_at=params.expires_at
     )
     return present.personal_access_token(token, value=value)
@@ -543,7 +543,7 @@ def revoke_personal_access_token(request: HttpRequest, token_id: int) -> HttpRes
     token = queries.find_personal_access_token(token_id)
     if token is None:
         raise NotFound()
-    services.revoke_personal_access_token(actor=actor, token=token)
+    access_tokens.revoke_personal_access_token(actor=actor, token=token)
     return _no_content()
 
 
@@ -557,7 +557,7 @@ def rotate_personal_access_token(
     actor = require_user(request)
     # Only admins learn that a token does not exist (401 for everyone else).
     token = queries.get_personal_access_token_for(actor, token_id)
-    token, value = services.rotate_personal_access_token(
+    token, value = access_tokens.rotate_personal_access_token(
         actor=actor, token=token, expires_at=params.expires_at
     )
     return present.personal_access_token(token, value=value)

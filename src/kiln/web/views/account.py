@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kiln.accounts import queries, self_service, services
+from kiln.accounts import access_tokens, queries, self_service, services
 from kiln.accounts.models import COLOR_MODES, DIFF_VIEWS, SSHKeyUsage, TokenScope, User
 from kiln.core import appsettings
 from kiln.core.errors import ValidationFailed
@@ -480,7 +480,7 @@ def personal_access_tokens(request: HttpRequest) -> HttpResponse:
 def revoke_personal_access_token(request: HttpRequest, token_id: int) -> HttpResponse:
     actor = actor_for(request)
     token = queries.get_own_personal_access_token(actor, token_id)
-    services.revoke_personal_access_token(actor=actor, token=token)
+    access_tokens.revoke_personal_access_token(actor=actor, token=token)
     messages.success(request, f"Revoked personal access token {token.name}!")
     return HttpResponseRedirect("/-/user_settings/personal_access_tokens")
 

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_POST
 
-from kiln.accounts import queries, services
+from kiln.accounts import access_tokens, queries
 from kiln.core.errors import KilnError
 from kiln.web.context import actor_for
 from kiln.web.views import dashboard
@@ -27,7 +27,7 @@ def rotate_personal_access_token(request: HttpRequest, token_id: int) -> HttpRes
     # Only the user's own tokens: anyone else's is 404, as on GitLab's page.
     token = queries.get_own_personal_access_token(actor, token_id)
     try:
-        successor, value = services.rotate_personal_access_token(
+        successor, value = access_tokens.rotate_personal_access_token(
             actor=actor, token=token, keep_token_lifetime=True
         )
     except KilnError as exc:

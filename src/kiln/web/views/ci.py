@@ -46,8 +46,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kiln.ci import artifacts as artifact_service
 from kiln.ci import inputs as ci_inputs
 from kiln.ci import jobs as job_services
+from kiln.ci import pipeline_actions, policies, queries, storage, test_reports
 from kiln.ci import pipelines as pipeline_services
-from kiln.ci import policies, queries, storage, test_reports
 from kiln.ci import statuses as st
 from kiln.ci.models import (
     Job,
@@ -363,9 +363,9 @@ def _pipeline_action(request: HttpRequest, full_path: str, pipeline_id: int, act
     try:
         pipeline = queries.get_pipeline_for(project, pipeline_id)
         if action == "retry":
-            pipeline_services.retry_pipeline(actor=actor, pipeline=pipeline)
+            pipeline_actions.retry_pipeline(actor=actor, pipeline=pipeline)
         else:
-            pipeline_services.cancel_pipeline(actor=actor, pipeline=pipeline)
+            pipeline_actions.cancel_pipeline(actor=actor, pipeline=pipeline)
     except (NotFound, Forbidden) as exc:
         raise Http404(str(pipeline_id)) from exc
     return _redirect(f"{_base(project)}/-/pipelines/{pipeline_id}")
