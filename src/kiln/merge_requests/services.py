@@ -93,11 +93,16 @@ def _next_iid(project: Project) -> int:
 
 
 def _users_who_may_read(project: Project, ids: Iterable[int], limit: int, name: str) -> list[User]:
-    """Active users among `ids` who may read the project's merge requests, in the given order
-    (GitLab drops the others silently)."""
     wanted = list(dict.fromkeys(i for i in ids if i and i > 0))
     if len(wanted) > limit:
         raise ValidationFailed({name: [f"total must be less than or equal to {limit}"]})
+    return users_who_may_read(project, wanted)
+
+
+def users_who_may_read(project: Project, ids: Iterable[int]) -> list[User]:
+    """Active users among `ids` who may read the project's merge requests, in the given order:
+    who may be an assignee or reviewer (GitLab drops the others silently)."""
+    wanted = list(dict.fromkeys(i for i in ids if i and i > 0))
     if not wanted:
         return []
     users = {u.pk: u for u in User.objects.filter(pk__in=wanted, state=UserState.ACTIVE)}

@@ -262,12 +262,32 @@ def _register(owner: _Owner) -> None:
         actor, hook = owner_hook(request, id, hook_id)
         return _resend_answer(hook, actor, hook_log_id)
 
-    @router.put(
-        f"{hook_path}/url_variables/{{key}}",
-        auth=SIGNED_IN,
-        **_names(f"set_{kind}_hook_url_variable"),
-    )
-    def set_url_variable(
+    # URL variables and custom headers: a key and a value each, set and removed alike.
+    for segment, noun, set_value, delete_value in (
+        ("url_variables", "url_variable", services.set_url_variable, services.delete_url_variable),
+        (
+            "custom_headers",
+            "custom_header",
+            services.set_custom_header,
+            services.delete_custom_header,
+        ),
+    ):
+        _register_keyed(kind, hook_path, segment, noun, owner_hook, set_value, delete_value)
+
+
+def _register_keyed(
+    kind: str,
+    hook_path: str,
+    segment: str,
+    noun: str,
+    owner_hook: Callable[[HttpRequest, str, int], tuple[Actor, WebHook]],
+    set_value: Callable[..., object],
+    delete_value: Callable[..., object],
+) -> None:
+    path = f"{hook_path}/{segment}/{{key}}"
+
+    @router.put(path, auth=SIGNED_IN, **_names(f"set_{kind}_hook_{noun}"))
+    def set_keyed(
         request: HttpRequest,
         id: PathStr,
         hook_id: int,
@@ -275,47 +295,13 @@ def _register(owner: _Owner) -> None:
         payload: Annotated[ValueParams, Params(...)],
     ) -> HttpResponse:
         actor, hook = owner_hook(request, id, hook_id)
-        services.set_url_variable(actor=actor, hook=hook, key=key, value=payload.value)
+        set_value(actor=actor, hook=hook, key=key, value=payload.value)
         return HttpResponse(status=204)
 
-    @router.delete(
-        f"{hook_path}/url_variables/{{key}}",
-        auth=SIGNED_IN,
-        **_names(f"delete_{kind}_hook_url_variable"),
-    )
-    def delete_url_variable(
-        request: HttpRequest, id: PathStr, hook_id: int, key: PathStr
-    ) -> HttpResponse:
+    @router.delete(path, auth=SIGNED_IN, **_names(f"delete_{kind}_hook_{noun}"))
+    def delete_keyed(request: HttpRequest, id: PathStr, hook_id: int, key: PathStr) -> HttpResponse:
         actor, hook = owner_hook(request, id, hook_id)
-        services.delete_url_variable(actor=actor, hook=hook, key=key)
-        return HttpResponse(status=204)
-
-    @router.put(
-        f"{hook_path}/custom_headers/{{key}}",
-        auth=SIGNED_IN,
-        **_names(f"set_{kind}_hook_custom_header"),
-    )
-    def set_custom_header(
-        request: HttpRequest,
-        id: PathStr,
-        hook_id: int,
-        key: PathStr,
-        payload: Annotated[ValueParams, Params(...)],
-    ) -> HttpResponse:
-        actor, hook = owner_hook(request, id, hook_id)
-        services.set_custom_header(actor=actor, hook=hook, key=key, value=payload.value)
-        return HttpResponse(status=204)
-
-    @router.delete(
-        f"{hook_path}/custom_headers/{{key}}",
-        auth=SIGNED_IN,
-        **_names(f"delete_{kind}_hook_custom_header"),
-    )
-    def delete_custom_header(
-        request: HttpRequest, id: PathStr, hook_id: int, key: PathStr
-    ) -> HttpResponse:
-        actor, hook = owner_hook(request, id, hook_id)
-        services.delete_custom_header(actor=actor, hook=hook, key=key)
+        delete_value(actor=actor, hook=hook, key=key)
         return HttpResponse(status=204)
 
 

@@ -30,7 +30,6 @@ from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.loader import render_to_string
 
-from kiln.accounts.models import UserState
 from kiln.core.actor import Actor
 from kiln.core.errors import Forbidden, KilnError
 from kiln.core.policy import can
@@ -44,7 +43,6 @@ from kiln.merge_requests.models import (
     MergeRequestAssignee,
     MergeRequestReviewer,
 )
-from kiln.merge_requests.policies import can_read_merge_requests
 from kiln.milestones.models import Milestone
 from kiln.notes import subscriptions
 from kiln.projects.models import Project
@@ -231,16 +229,12 @@ class Sidebar:
         active users who may read its merge requests, as the service filters them)."""
         taken = {u.pk for u in current}
         members = [u for u in shared.member_choices(self.actor, self.project) if u.pk not in taken]
+        ids = [u.pk for u in members]
         if self.is_issue:
-            allowed = set(issue_services.valid_assignees(self.project, [u.pk for u in members]))
-            members = [u for u in members if u.pk in allowed]
+            allowed = set(issue_services.valid_assignees(self.project, ids))
         else:
-            members = [
-                u
-                for u in members
-                if u.state == UserState.ACTIVE
-                and can_read_merge_requests(Actor.for_user(u), self.project)
-            ]
+            allowed = {u.pk for u in mr_services.users_who_may_read(self.project, ids)}
+        members = [u for u in members if u.pk in allowed]
         chosen = [Choice(u.pk, u.name, True, f"@{u.username}") for u in current]
         return chosen + [
             Choice(u.pk, u.name, False, f"@{u.username}") for u in members[:MAX_PEOPLE]
